@@ -1,0 +1,1 @@
+"""Renderers: pure functions from a spec and row range to images and Arrow tables."""

@@ -1,0 +1,46 @@
+"""Shared test set-up: the offline Ray environment and one local Ray cluster per test session.
+
+The environment block must be in place before anything imports ray, so it is applied at import
+time of this file, which pytest loads before any test module.
+"""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _apply_offline_env() -> None:
+    # One source of truth: the same file the README and .ci/run source.
+    for line in (ROOT / "scripts" / "offline-env.sh").read_text().splitlines():
+        if m := re.fullmatch(r"export (\w+)=(.*)", line.strip()):
+            os.environ[m[1]] = m[2].replace("$PWD", str(ROOT))
+        elif m := re.fullmatch(r"unset (\w+)", line.strip()):
+            os.environ.pop(m[1], None)
+
+
+_apply_offline_env()
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A real local Ray cluster shared by every test that needs one (starting one costs ~7 s)."""
+    from zsdist.ray_setup import init_ray
+
+    import ray
+
+    init_ray(num_cpus=2, object_store_memory=512 * 1024**2)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture
+def mlflow_uri(tmp_path, monkeypatch):
+    """A fresh SQLite MLflow store for one test."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri

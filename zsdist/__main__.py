@@ -1,0 +1,5 @@
+"""`python -m zsdist` is the `zsdist` command."""
+
+from zsdist.cli import main
+
+main()

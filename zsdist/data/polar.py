@@ -1,0 +1,61 @@
+"""Reading the polar dataset: Ray Data for training, plain pyarrow for the (small) evaluation set.
+
+Decoding happens where the data is: the training pipeline's `map_batches` turns PNG bytes into
+float tensors inside Ray Data workers, so the training loop receives ready (B, 1, R, R) batches.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import ray.data
+
+from datagen.png import decode_png
+from datagen.shards import dataset_files, read_spec
+
+# Which splits each training regime sees: the punctured set (experiment 1) never sees the hole;
+# the full set (experiment 2) does. Test and transect rows never reach training.
+TRAINING_SPLITS = {"punctured": ("train",), "full": ("train", "hole")}
+
+
+def dataset_resolution(data_dir: str | Path) -> int:
+    return int(read_spec(data_dir)["resolution"])
+
+
+def decode_images(table: pa.Table) -> np.ndarray:
+    """PNG bytes of the `image` struct column -> float32 (N, R, R) in [0, 1]."""
+    blobs = table.column("image").combine_chunks().field("bytes").to_pylist()
+    return np.stack([decode_png(b) for b in blobs]).astype(np.float32) / 255.0
+
+
+def _decode_training_batch(batch: pa.Table, splits: tuple[str, ...], resolution: int) -> dict[str, np.ndarray]:
+    keep = np.isin(batch.column("split").to_numpy(zero_copy_only=False), splits)
+    batch = batch.filter(pa.array(keep))
+    if batch.num_rows == 0:  # a shard of only test/transect rows: an empty batch of the right shape
+        return {"image": np.zeros((0, 1, resolution, resolution), np.float32)}
+    return {"image": decode_images(batch)[:, None]}
+
+
+def training_dataset(data_dir: str | Path, train_on: Literal["punctured", "full"]) -> ray.data.Dataset:
+    """A Ray Dataset of {"image": float32 (1, R, R)} rows for the chosen training regime."""
+    files = [str(p) for p in dataset_files(data_dir)]
+    ds = ray.data.read_parquet(files, columns=["image", "split"])
+    return ds.map_batches(
+        _decode_training_batch,
+        fn_kwargs={"splits": TRAINING_SPLITS[train_on], "resolution": dataset_resolution(data_dir)},
+        batch_format="pyarrow",
+        batch_size=None,  # one block at a time: the filter keeps the read's block boundaries
+    )
+
+
+def read_all_rows(data_dir: str | Path) -> dict[str, np.ndarray]:
+    """Every row with decoded images, for evaluation (5k small images: pyarrow beats Ray Data here)."""
+    table = pa.concat_tables(pq.read_table(p) for p in dataset_files(data_dir))
+    rows = {name: table.column(name).to_numpy(zero_copy_only=False)
+            for name in ("index", "a", "b", "hole_distance", "in_hole", "split")}
+    rows["image"] = decode_images(table)
+    return rows

@@ -1,0 +1,1 @@
+"""Evaluation: metrics per task and the plots that go with them."""

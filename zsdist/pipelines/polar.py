@@ -1,0 +1,99 @@
+"""The polar study's steps as library functions: generate -> train -> evaluate, and the demo.
+
+The CLI (`zsdist datagen polar`, `zsdist train polar-vae`, `zsdist eval polar-vae`, `zsdist demo`)
+and the `ray job submit` entry points in jobs/ call these and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from datagen.errors import ConfigError, DataError
+from datagen.run import GenerationReport, generate_polar
+from datagen.spec.polar import PolarSpec
+from zsdist import tracking
+from zsdist.config import flatten, to_dict
+from zsdist.data.polar import dataset_resolution, training_dataset
+from zsdist.eval.polar_vae_eval import HEADLINE, evaluate_checkpoint
+from zsdist.ray_setup import init_ray
+from zsdist.train.checkpoint import latest_checkpoint, load_state
+from zsdist.train.driver import Scaling, fit
+from zsdist.train.polar_vae import PolarTrainConfig, loop_config_for, train_loop_per_worker
+from zsdist.workspace import default_checkpoint_root, default_dataset_dir, default_eval_dir
+
+
+@dataclass(kw_only=True)
+class PolarEvalConfig:
+    run_name: str = "polar-vae"
+    experiment: str = "polar-vae"
+    storage_path: str = ""  # where the run's checkpoints are; empty = <workspace>/checkpoints
+    data: str = ""  # empty = the dataset the run was trained on
+    out: str = ""  # empty = <workspace>/eval/<run_name>
+
+
+def default_polar_dir(spec: PolarSpec) -> Path:
+    return default_dataset_dir(f"polar-r{spec.resolution}-seed{spec.seed}")
+
+
+def generate(spec: PolarSpec, out: str = "", *, num_workers: int = 2) -> tuple[Path, GenerationReport]:
+    """Render the dataset into `out` (default: in the workspace); reruns resume."""
+    if num_workers < 1:
+        raise ConfigError(f"num_workers must be >= 1 (got {num_workers})")
+    out_dir = Path(out).expanduser().resolve() if out else default_polar_dir(spec)
+    init_ray()
+    return out_dir, generate_polar(spec, out_dir, num_workers=num_workers)
+
+
+def _storage(path: str) -> Path:
+    return Path(path).expanduser().resolve() if path else default_checkpoint_root()
+
+
+def train(cfg: PolarTrainConfig) -> tuple[str, Path, dict[str, float]]:
+    """Train (or resume) the run `cfg.run_name`; returns (MLflow run id, checkpoint dir, final metrics)."""
+    if not cfg.data:
+        raise ConfigError("no dataset given: pass --data DIR (made by `zsdist datagen polar --out DIR`)")
+    data_dir = Path(cfg.data).expanduser().resolve()
+    cfg = replace(cfg, data=str(data_dir), storage_path=str(_storage(cfg.storage_path)))
+    resolution = dataset_resolution(data_dir)  # also checks that the shards are all there
+    cfg.model.check_resolution(resolution)
+    init_ray()
+    run_id = tracking.start_or_resume_run(cfg.experiment, cfg.run_name, to_dict(cfg),
+                                          {**flatten(cfg), "resolution": resolution})
+    try:
+        result = fit(
+            train_loop_per_worker,
+            loop_config_for(cfg, resolution=resolution, mlflow_run_id=run_id),
+            run_name=cfg.run_name,
+            storage_path=Path(cfg.storage_path),
+            scaling=Scaling(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu, cpus_per_worker=cfg.cpus_per_worker),
+            datasets={"train": training_dataset(data_dir, cfg.train_on)},
+            max_failures=cfg.max_failures,
+        )
+    except BaseException:
+        tracking.finish_run(run_id, status="FAILED")
+        raise
+    tracking.finish_run(run_id)
+    return run_id, Path(result.checkpoint.path), dict(result.metrics)
+
+
+def evaluate(cfg: PolarEvalConfig) -> tuple[str, dict[str, float], Path]:
+    """Evaluate the run's latest checkpoint and log metrics + artifacts to its MLflow run."""
+    run_dir = _storage(cfg.storage_path) / cfg.run_name
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None:
+        raise DataError(f"no checkpoint for run '{cfg.run_name}' under {run_dir}: train it first "
+                        f"(`zsdist train polar-vae --run_name {cfg.run_name}`) or pass --storage_path")
+    trained_on = load_state(checkpoint)["config"]
+    data_dir = Path(cfg.data or trained_on["data"]).expanduser().resolve()
+    out_dir = Path(cfg.out).expanduser().resolve() if cfg.out else default_eval_dir(cfg.run_name)
+    metrics, artifacts = evaluate_checkpoint(checkpoint, data_dir, out_dir)
+    run_id = tracking.start_or_resume_run(cfg.experiment, cfg.run_name, trained_on, flatten(trained_on))
+    tracking.log_metrics(run_id, {f"eval/{k}": v for k, v in metrics.items()})
+    tracking.log_artifacts(run_id, artifacts, artifact_path="eval")
+    tracking.finish_run(run_id)
+    return run_id, metrics, out_dir
+
+
+def headline(metrics: dict[str, float]) -> str:
+    return "\n".join(f"  {name:<24} {metrics[name]:.5f}" for name in HEADLINE if name in metrics)

@@ -1,0 +1,88 @@
+"""MLflow: where runs go and what every run logs.
+
+The default store is a SQLite file in the workspace (no server needed); MLFLOW_TRACKING_URI points
+elsewhere (a server on a cluster). A run is found again by its zsdist run name, so rerunning the same
+run name continues the same MLflow run, as Ray Train continues the same checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from mlflow.entities import Metric, Param
+from mlflow.tracking import MlflowClient
+
+from zsdist.workspace import workspace_dir
+
+RUN_NAME_TAG = "zsdist.run_name"
+
+
+def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI, or a SQLite store in the workspace (MLflow 3.13+ refuses ./mlruns)."""
+    if uri := os.environ.get("MLFLOW_TRACKING_URI"):
+        return uri
+    root = workspace_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{root / 'mlflow.db'}"
+
+
+def _experiment_id(client: MlflowClient, name: str) -> str:
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    artifacts = None
+    if tracking_uri().startswith("sqlite:"):
+        # A SQLite store has no artifact server: keep artifacts beside the database.
+        artifacts = (Path(tracking_uri().removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
+    return client.create_experiment(name, artifact_location=artifacts)
+
+
+def start_or_resume_run(experiment: str, run_name: str, config: dict[str, Any], params: dict[str, Any]) -> str:
+    """The id of the MLflow run called `run_name` in `experiment`, created (with params) if new.
+
+    The full resolved config is stored as the artifact config.json; flat params make runs comparable.
+    """
+    client = MlflowClient(tracking_uri())
+    experiment_id = _experiment_id(client, experiment)
+    found = client.search_runs(
+        [experiment_id], filter_string=f"tags.`{RUN_NAME_TAG}` = '{run_name}'", max_results=1
+    )
+    if found:
+        run_id = found[0].info.run_id
+        client.update_run(run_id, status="RUNNING")
+        return run_id
+    run = client.create_run(experiment_id, run_name=run_name, tags={RUN_NAME_TAG: run_name})
+    run_id = run.info.run_id
+    # MLflow caps a param value at 6000 characters; configs here are far below that.
+    client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])
+    client.log_dict(run_id, config, "config.json")
+    return run_id
+
+
+def log_metrics(run_id: str, metrics: dict[str, float], step: int | None = None) -> None:
+    now = int(time.time() * 1000)
+    entries = [Metric(k, float(v), now, step or 0) for k, v in metrics.items()]
+    MlflowClient(tracking_uri()).log_batch(run_id, metrics=entries)
+
+
+def log_artifacts(run_id: str, paths: list[Path], artifact_path: str | None = None) -> None:
+    client = MlflowClient(tracking_uri())
+    for path in paths:
+        client.log_artifact(run_id, str(path), artifact_path)
+
+
+def log_json(run_id: str, data: dict[str, Any], name: str) -> None:
+    MlflowClient(tracking_uri()).log_text(run_id, json.dumps(data, indent=2, sort_keys=True), name)
+
+
+def finish_run(run_id: str, status: str = "FINISHED") -> None:
+    MlflowClient(tracking_uri()).set_terminated(run_id, status=status)
+
+
+def ui_hint() -> str:
+    """The command that opens the MLflow UI on this run's store, bound to loopback."""
+    return f"mlflow ui --backend-store-uri {tracking_uri()} --host 127.0.0.1 --port 5000"
