@@ -6,10 +6,12 @@ started with --block in its own process group so the test stops exactly the proc
 """
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,13 +32,15 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def ray_head(tmp_path):
+def ray_head():
     gcs_port, dashboard_port = free_port(), free_port()
+    # Short: Ray's unix socket paths under the temp dir must fit in 107 characters.
+    temp_dir = tempfile.mkdtemp(prefix="zsdist-head-", dir="/tmp")
     head = subprocess.Popen(
         [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block",
          f"--port={gcs_port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
          "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}",
-         f"--temp-dir={tmp_path / 'ray'}", "--object-store-memory=300000000"],
+         f"--temp-dir={temp_dir}", "--object-store-memory=300000000"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     address = f"http://127.0.0.1:{dashboard_port}"
@@ -51,11 +55,12 @@ def ray_head(tmp_path):
                 pytest.fail("the Ray head did not come up within 90 s")
             time.sleep(2)
     yield client
-    os.killpg(head.pid, signal.SIGTERM)
+    head.terminate()  # `ray start --block` drains and stops the processes it started
     try:
         head.wait(timeout=60)
     except subprocess.TimeoutExpired:
         os.killpg(head.pid, signal.SIGKILL)
+    shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def test_submitted_training_job_succeeds_and_logs_to_mlflow(ray_head, tmp_path):

@@ -60,12 +60,12 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zsdist", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="zsdist", description=__doc__.split("\n")[0], allow_abbrev=False)
     commands = parser.add_subparsers(dest="command", required=True)
 
     def command(group: argparse._SubParsersAction, name: str, handler: Callable, help_text: str,
                 config_cls: type | None = None) -> argparse.ArgumentParser:
-        sub = group.add_parser(name, help=help_text, description=help_text)
+        sub = group.add_parser(name, help=help_text, description=help_text, allow_abbrev=False)
         sub.set_defaults(handler=handler)
         if config_cls is not None:
             sub.add_argument("--config", help="YAML or JSON file of config values (flags override it)")

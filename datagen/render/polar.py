@@ -56,9 +56,10 @@ def render_curve(a: float, b: float, spec: PolarSpec) -> np.ndarray:
     """The (resolution, resolution) uint8 image of one curve: anti-aliased white on black."""
     size = spec.resolution * spec.supersample
     column, row = to_pixel(*curve_xy(a, b, spec), size, spec.axis_limit)
-    # PIL puts integer coordinates at pixel centres, hence the half-pixel shift; repeating the first
-    # point closes the curve and lets joint="curve" round the seam like every other joint.
-    points = list(zip((column - 0.5).tolist(), (row - 0.5).tolist()))
+    # PIL's wide lines take these continuous coordinates as they are: measured against an exact
+    # coverage rendering, any half-pixel shift only raises the error. Repeating the first point
+    # closes the curve and lets joint="curve" round the seam like every other joint.
+    points = list(zip(column.tolist(), row.tolist()))
     canvas = Image.new("L", (size, size), 0)
     ImageDraw.Draw(canvas).line(points + points[:1], fill=255, width=drawn_width(spec), joint="curve")
     return np.asarray(canvas.reduce(spec.supersample), dtype=np.uint8)

@@ -47,8 +47,9 @@ class PolarSpec:
     transect_points: int = 15
     resolution: int = 64
     # Curve width in pixels at resolution 64, scaled linearly with resolution (3 px at 128, 6 at
-    # 256). The original drew width 2 (points) on a ~420 px figure resized to 256 px, so its relative
-    # width would be < 1 px at 64 and the curve would break up; 1.5 px keeps it continuous.
+    # 256). The original's width 2 belonged to 256 px images (and a larger plotting figure), so kept
+    # relative it would be < 1 px at 64 px and the anti-aliased curve would fade into broken grey
+    # dots; 1.5 px keeps it continuous and clearly lit at every resolution.
     line_width: float = 1.5
     theta_samples: int = 500
     supersample: int = 4
@@ -100,12 +101,13 @@ def _float_pair(name: str, value) -> tuple[float, float]:
         return float(low), float(high)
     except (TypeError, ValueError):
         raise ConfigError(
-            f"{name} must be a pair of numbers (got {value!r}): pass two values such as 0.5 2.0"
+            f"{name} must be a pair of numbers (got {value!r}): pass two comma-separated values such as 0.5,2.0"
         ) from None
 
 
 def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+    """The CLI flag of a field (`zsdist datagen polar --n_points 200`)."""
+    return "--" + name
 
 
 # The smallest value each integer field accepts.
@@ -122,7 +124,7 @@ def _validate(spec: PolarSpec) -> None:
             raise ConfigError(f"{name} must be >= {minimum} (got {value}): pass {_flag(name)} {minimum} or more")
     if spec.n_test > spec.n_points:
         raise ConfigError(
-            f"n_test ({spec.n_test}) exceeds n_points ({spec.n_points}): pass --n-test {spec.n_points} or less"
+            f"n_test ({spec.n_test}) exceeds n_points ({spec.n_points}): pass --n_test {spec.n_points} or less"
         )
     for name in ("hole_radius", "line_width", "axis_limit"):
         value = getattr(spec, name)
@@ -132,13 +134,13 @@ def _validate(spec: PolarSpec) -> None:
         low, high = getattr(spec, name)
         if not (math.isfinite(low) and math.isfinite(high) and low < high):
             raise ConfigError(
-                f"{name} low must be below high (got {low}, {high}): pass {_flag(name)} LOW HIGH with LOW < HIGH"
+                f"{name} low must be below high (got {low}, {high}): pass {_flag(name)} LOW,HIGH with LOW < HIGH"
             )
     (a_low, a_high), (b_low, b_high), (a, b) = spec.a_range, spec.b_range, spec.hole_center
     if not (a_low <= a <= a_high and b_low <= b <= b_high):
         raise ConfigError(
             f"hole_center ({a}, {b}) lies outside the domain a in [{a_low}, {a_high}], b in [{b_low}, {b_high}]: "
-            "pass a --hole-center inside it"
+            "pass a --hole_center A,B inside it"
         )
 
 

@@ -23,6 +23,8 @@ TRAINING_SPLITS = {"punctured": ("train",), "full": ("train", "hole")}
 
 
 def dataset_resolution(data_dir: str | Path) -> int:
+    """The dataset's image size, after checking that all its shards are there and readable."""
+    dataset_files(data_dir, dataset="polar")
     return int(read_spec(data_dir)["resolution"])
 
 
@@ -42,7 +44,9 @@ def _decode_training_batch(batch: pa.Table, splits: tuple[str, ...], resolution:
 
 def training_dataset(data_dir: str | Path, train_on: Literal["punctured", "full"]) -> ray.data.Dataset:
     """A Ray Dataset of {"image": float32 (1, R, R)} rows for the chosen training regime."""
-    files = [str(p) for p in dataset_files(data_dir)]
+    files = [str(p) for p in dataset_files(data_dir, dataset="polar")]
+    # Per-epoch progress bars from every worker's split drown the training log; metrics say more.
+    ray.data.DataContext.get_current().enable_progress_bars = False
     ds = ray.data.read_parquet(files, columns=["image", "split"])
     return ds.map_batches(
         _decode_training_batch,
@@ -54,7 +58,7 @@ def training_dataset(data_dir: str | Path, train_on: Literal["punctured", "full"
 
 def read_all_rows(data_dir: str | Path) -> dict[str, np.ndarray]:
     """Every row with decoded images, for evaluation (5k small images: pyarrow beats Ray Data here)."""
-    table = pa.concat_tables(pq.read_table(p) for p in dataset_files(data_dir))
+    table = pa.concat_tables(pq.read_table(p) for p in dataset_files(data_dir, dataset="polar"))
     rows = {name: table.column(name).to_numpy(zero_copy_only=False)
             for name in ("index", "a", "b", "hole_distance", "in_hole", "split")}
     rows["image"] = decode_images(table)

@@ -6,9 +6,9 @@ such as an MLflow artifact upload never sees a half-written PNG, and returns the
 
 from __future__ import annotations
 
+import io
 import math
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -20,6 +20,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (must follow the backend choice)
 import numpy as np  # noqa: E402
 from PIL import Image, PngImagePlugin  # noqa: E402
 
+from datagen.shards import atomic_write  # noqa: E402
+
 FIGSIZE_IN = (6.0, 5.0)
 DPI = 100
 SEPARATOR_GRAY = 128  # mid-grey shows against both the black background and the white curves
@@ -27,24 +29,19 @@ _HOLE_COLOURS = {False: "tab:blue", True: "tab:red"}
 _SPLIT_MARKERS = {"train": "o", "test": ".", "hole": "x", "P1": "^", "P2": "s", "P3": "D"}
 
 
-def _write_atomically(path: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
+def _write_atomically(path: str | os.PathLike[str], write: Callable[[io.BytesIO], None]) -> Path:
+    """Render into memory, then write with the same atomic temp-and-rename as the dataset shards."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(temp_name))
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    write(buffer)
+    atomic_write(target, buffer.getvalue())
     return target
 
 
 def _save_figure(path: str | os.PathLike[str], figure: plt.Figure) -> Path:
     try:
-        # format= is needed because the temp name does not end in .png.
-        return _write_atomically(path, lambda temp: figure.savefig(temp, format="png", dpi=DPI))
+        return _write_atomically(path, lambda out: figure.savefig(out, format="png", dpi=DPI))
     finally:
         plt.close(figure)
 
@@ -70,7 +67,7 @@ def transect_strip_png(
     info = PngImagePlugin.PngInfo()
     info.add_text("Title", title)
     return _write_atomically(
-        path, lambda temp: Image.fromarray(strip).save(temp, format="PNG", pnginfo=info)
+        path, lambda out: Image.fromarray(strip).save(out, format="PNG", pnginfo=info)
     )
 
 

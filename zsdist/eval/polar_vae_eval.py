@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from datagen.shards import read_spec
+from datagen.shards import atomic_write, read_spec
 from zsdist.data.polar import TRAINING_SPLITS, read_all_rows
 from zsdist.eval import plots
 from zsdist.eval.polar_metrics import (
@@ -91,8 +91,6 @@ def evaluate_checkpoint(checkpoint_dir: Path, data_dir: Path, out_dir: Path) -> 
         out_dir / "mse_by_distance.png", binned(scores["mse"][sub], distance, edges),
         binned(scores["nn_mse"][sub], distance, edges), "pixel MSE", hole_radius=hole_radius))
     metrics_path = out_dir / "metrics.json"
-    tmp = metrics_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True))
-    tmp.replace(metrics_path)
+    atomic_write(metrics_path, json.dumps(metrics, indent=2, sort_keys=True).encode())
     artifacts.append(metrics_path)
     return metrics, artifacts
