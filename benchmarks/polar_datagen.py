@@ -20,7 +20,7 @@ from pathlib import Path
 
 from datagen.run import generate_polar
 from datagen.spec.polar import PolarSpec
-from zsdist.ray_setup import init_ray
+from datagen.ray_setup import init_ray
 
 
 def main() -> None:

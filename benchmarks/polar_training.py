@@ -22,7 +22,7 @@ import torch
 from datagen.run import generate_polar
 from datagen.spec.polar import PolarSpec
 from zsdist.pipelines import polar
-from zsdist.ray_setup import init_ray
+from datagen.ray_setup import init_ray
 from zsdist.train.polar_vae import PolarTrainConfig
 
 

@@ -30,7 +30,7 @@ from datagen.shards import (
     write_shard,
 )
 from datagen.spec.polar import PolarSpec, shard_ranges
-from zsdist.ray_setup import init_ray
+from datagen.ray_setup import init_ray
 
 # Rows [start, stop) of the dataset as an Arrow table; must pickle (a module function or a partial).
 RenderShard = Callable[[int, int], pa.Table]

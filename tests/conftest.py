@@ -29,7 +29,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 @pytest.fixture(scope="session")
 def ray_cluster():
     """A real local Ray cluster shared by every test that needs one (starting one costs ~7 s)."""
-    from zsdist.ray_setup import init_ray
+    from datagen.ray_setup import init_ray
 
     import ray
 

@@ -4,6 +4,11 @@ Real local Ray, real Parquet, real MLflow (SQLite), real torch.distributed. A ti
 keep each fit to seconds after Ray Train's ~20 s start-up.
 """
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -14,6 +19,7 @@ from datagen.errors import ConfigError, DataError
 from datagen.run import generate_polar
 from datagen.spec.polar import PolarSpec
 from zsdist import tracking
+from zsdist.config import load_config
 from zsdist.data.polar import read_all_rows
 from zsdist.models.polar_vae import PolarVAEConfig
 from zsdist.pipelines import polar
@@ -77,6 +83,29 @@ def test_ddp_training_logs_checkpoints_and_resumes(polar_data, workspace):
     _, _, final_again = polar.train(config(polar_data, run_name="ddp", epochs=3))
     assert final_again["loss"] == final["loss"]
     assert len(load_state(latest_checkpoint(workspace / "checkpoints" / "ddp"))["history"]) == 3
+
+
+def test_killed_run_resumes_where_it_stopped(polar_data, workspace):
+    """Kill the whole training process after its first checkpoints, then rerun the same command."""
+    run_dir = workspace / "checkpoints" / "killed"
+    flags = {"data": str(polar_data), "run_name": "killed", "epochs": "12", "max_steps_per_epoch": "2",
+             "batch_size": "16", "model.encoder_channels": "4,8", "model.decoder_channels": "8,4,4"}
+    command = [sys.executable, "-m", "zsdist", "train", "polar-vae", *(x for k, v in flags.items() for x in (f"--{k}", v))]
+    process = subprocess.Popen(command,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 240
+    while latest_checkpoint(run_dir) is None or load_state(latest_checkpoint(run_dir))["epoch"] < 1:
+        assert process.poll() is None and time.time() < deadline, "training never wrote a checkpoint"
+        time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGKILL)  # the driver and every Ray process it started
+    process.wait()
+    stopped = load_state(latest_checkpoint(run_dir))
+    assert stopped["epoch"] < 11, "the run finished before it could be killed"
+
+    _, checkpoint, final = polar.train(load_config(PolarTrainConfig, overrides=flags))  # the same command
+    resumed = load_state(checkpoint)
+    assert final["epoch"] == 11 and len(resumed["history"]) == 12
+    assert resumed["history"][: stopped["epoch"] + 1] == stopped["history"]
 
 
 def test_same_config_gives_same_metrics_on_cpu(polar_data, workspace):

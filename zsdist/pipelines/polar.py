@@ -16,7 +16,7 @@ from zsdist import tracking
 from zsdist.config import flatten, to_dict
 from zsdist.data.polar import dataset_resolution, training_dataset
 from zsdist.eval.polar_vae_eval import HEADLINE, evaluate_checkpoint
-from zsdist.ray_setup import init_ray
+from datagen.ray_setup import init_ray
 from zsdist.train.checkpoint import latest_checkpoint, load_state
 from zsdist.train.driver import Scaling, fit
 from zsdist.train.polar_vae import PolarTrainConfig, loop_config_for, train_loop_per_worker

@@ -1,4 +1,7 @@
-"""Connecting to Ray: a local in-process cluster by default, an existing one when RAY_ADDRESS is set."""
+"""Connecting to Ray: a local in-process cluster by default, an existing one when RAY_ADDRESS is set.
+
+It lives in datagen, the lower of the two packages, because both datagen and zsdist start Ray.
+"""
 
 import os
 
