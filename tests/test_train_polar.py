@@ -85,6 +85,15 @@ def test_ddp_training_logs_checkpoints_and_resumes(polar_data, workspace):
     assert len(load_state(latest_checkpoint(workspace / "checkpoints" / "ddp"))["history"]) == 3
 
 
+def committed_epoch(run_dir) -> int:
+    """The epoch of the run's latest committed checkpoint; -1 if none yet (or mid-write)."""
+    try:
+        checkpoint = latest_checkpoint(run_dir)
+        return -1 if checkpoint is None else load_state(checkpoint)["epoch"]
+    except (ValueError, OSError):  # Ray is rewriting its snapshot as we read it
+        return -1
+
+
 def test_killed_run_resumes_where_it_stopped(polar_data, workspace):
     """Kill the whole training process after its first checkpoints, then rerun the same command."""
     run_dir = workspace / "checkpoints" / "killed"
@@ -94,7 +103,7 @@ def test_killed_run_resumes_where_it_stopped(polar_data, workspace):
     process = subprocess.Popen(command,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 240
-    while latest_checkpoint(run_dir) is None or load_state(latest_checkpoint(run_dir))["epoch"] < 1:
+    while committed_epoch(run_dir) < 1:
         assert process.poll() is None and time.time() < deadline, "training never wrote a checkpoint"
         time.sleep(0.5)
     os.killpg(process.pid, signal.SIGKILL)  # the driver and every Ray process it started

@@ -15,6 +15,7 @@ import ray.train
 import torch
 
 FILE_NAME = "checkpoint.pt"
+SNAPSHOT_NAME = "checkpoint_manager_snapshot.json"  # Ray Train V2's record of committed checkpoints
 
 
 def to_ray_checkpoint(
@@ -47,10 +48,13 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The checkpoint directory of the highest epoch under a Ray Train run directory, if any."""
-    best: tuple[int, float, Path] | None = None
-    for file in Path(run_dir).glob(f"*/{FILE_NAME}"):
-        epoch = int(torch.load(file, map_location="cpu", weights_only=True)["epoch"])
-        key = (epoch, file.stat().st_mtime, file.parent)
-        best = key if best is None or key[:2] > best[:2] else best
-    return best[2] if best else None
+    """The run's latest committed checkpoint: the one Ray Train itself would resume from.
+
+    A checkpoint directory can exist without being committed (the process died while reporting
+    it), so the directory listing is not the record; Ray Train's checkpoint manager snapshot is.
+    """
+    snapshot = Path(run_dir) / SNAPSHOT_NAME
+    if not snapshot.is_file():
+        return None
+    latest = json.loads(snapshot.read_text()).get("latest_checkpoint_result")
+    return Path(run_dir) / latest["checkpoint_dir_name"] if latest else None
