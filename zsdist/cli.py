@@ -17,7 +17,7 @@ import sys
 from typing import Callable
 
 from datagen.errors import UserInputError
-from datagen.shards import verify_dataset
+from datagen.verify import verify_dataset
 from datagen.spec.polar import PolarSpec
 from zsdist import tracking
 from zsdist.config import add_config_flags, flags_to_overrides, load_config

@@ -1,0 +1,85 @@
+"""Verifying a generated dataset: everything its manifest promises, reported file by file.
+
+`zsdist datagen verify DIR` prints the report; readers use the quicker shards.dataset_files.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from datagen.errors import DataError
+from datagen.png import decode_png
+from datagen.shards import read_manifest, visible_parquet_files
+
+
+@dataclass
+class VerifyReport:
+    """The outcome of verify_dataset: one precise line per problem, each naming its file."""
+
+    out_dir: Path
+    shards_checked: int = 0
+    rows_checked: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"{self.out_dir}: {self.shards_checked} shards, {self.rows_checked} rows verified"
+        return "\n".join([f"{self.out_dir}: {len(self.problems)} problem(s)", *("  " + p for p in self.problems)])
+
+
+def verify_dataset(out_dir: Path | str) -> VerifyReport:
+    """Check everything the manifest promises: each shard's presence, sha256, rows, fingerprint and
+    first image of every Image column; and that readers would see no unlisted Parquet files."""
+    out_dir = Path(out_dir)
+    report = VerifyReport(out_dir)
+    try:
+        manifest = read_manifest(out_dir)
+    except DataError as error:
+        report.problems.append(str(error))
+        return report
+    listed = {shard["name"] for shard in manifest["shards"]}
+    for path in visible_parquet_files(out_dir):
+        if path.parent != out_dir or path.name not in listed:
+            report.problems.append(f"{path.relative_to(out_dir)}: not in the manifest, yet readers would read it")
+    for entry in manifest["shards"]:
+        problems = _shard_problems(out_dir / entry["name"], entry, manifest["fingerprint"])
+        report.problems.extend(f"{entry['name']}: {problem}" for problem in problems)
+        report.shards_checked += 1
+        report.rows_checked += entry["rows"]
+    return report
+
+
+def _shard_problems(path: Path, entry: dict, fingerprint: str) -> list[str]:
+    if not path.is_file():
+        return ["missing"]
+    problems = []
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != entry["sha256"]:
+        problems.append(f"sha256 is {digest}, the manifest says {entry['sha256']} (the file changed)")
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as error:
+        return [*problems, f"not readable as Parquet ({error})"]
+    metadata = parquet.metadata.metadata or {}
+    if parquet.metadata.num_rows != entry["rows"]:
+        problems.append(f"{parquet.metadata.num_rows} rows, the manifest says {entry['rows']}")
+    if metadata.get(b"zsdist.fingerprint", b"").decode() != fingerprint:
+        problems.append("the fingerprint in its metadata differs from the manifest's")
+    features = json.loads(metadata.get(b"huggingface", b"{}")).get("info", {}).get("features", {})
+    for column in [name for name, feature in features.items() if feature.get("_type") == "Image"]:
+        try:
+            first = next(parquet.iter_batches(batch_size=1, columns=[column])).column(0)[0]
+            decode_png(first["bytes"].as_py())
+        except DataError as error:
+            problems.append(f"first {column}: {error}")
+        except (pa.ArrowException, OSError, StopIteration) as error:
+            problems.append(f"column {column} is unreadable ({type(error).__name__}: {error})")
+    return problems
