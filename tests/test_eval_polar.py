@@ -9,6 +9,7 @@ from PIL import Image
 from zsdist.eval.plots import (
     DPI,
     FIGSIZE_IN,
+    SCATTER_FIGSIZE_IN,
     error_by_distance_png,
     latent_scatter_png,
     transect_strip_png,
@@ -218,7 +219,7 @@ def test_latent_scatter_png(tmp_path, dim):
     split_or_none = None if dim == 2 else split  # both legend styles
     path = latent_scatter_png(tmp_path / "latent.png", mu, in_hole, split=split_or_none)
     with Image.open(path) as image:
-        assert image.size == (int(FIGSIZE_IN[0] * DPI), int(FIGSIZE_IN[1] * DPI))
+        assert image.size == (int(SCATTER_FIGSIZE_IN[0] * DPI), int(SCATTER_FIGSIZE_IN[1] * DPI))
     assert _no_temp_files(tmp_path) == ["latent.png"]
 
 

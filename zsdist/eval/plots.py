@@ -23,6 +23,7 @@ from PIL import Image, PngImagePlugin  # noqa: E402
 from datagen.shards import atomic_write  # noqa: E402
 
 FIGSIZE_IN = (6.0, 5.0)
+SCATTER_FIGSIZE_IN = (8.5, 5.0)  # wider: the legend sits to the right, clear of the points
 DPI = 100
 SEPARATOR_GRAY = 128  # mid-grey shows against both the black background and the white curves
 _HOLE_COLOURS = {False: "tab:blue", True: "tab:red"}
@@ -90,7 +91,7 @@ def latent_scatter_png(
         raise ValueError("mu, in_hole and split must have one row per point")
     dim = points.shape[1]
 
-    figure = plt.figure(figsize=FIGSIZE_IN)
+    figure = plt.figure(figsize=SCATTER_FIGSIZE_IN)
     axes = figure.add_subplot(projection="3d" if dim == 3 else None)
     for label in sorted(set(labels)):
         for inside in (False, True):
@@ -122,7 +123,7 @@ def latent_scatter_png(
         axes.set_zlabel("mu[2]")
     shown = "" if dim <= 3 else f" (first 2 of {dim} dims)"
     axes.set_title(f"Latent means{shown}")
-    axes.legend(fontsize="small", markerscale=1.5)
+    axes.legend(fontsize="small", markerscale=1.5, loc="upper left", bbox_to_anchor=(1.05, 1.0))
     if dim != 3:  # tight_layout keeps the figure size; it only makes room for the tick labels
         figure.tight_layout()
     return _save_figure(path, figure)
