@@ -18,9 +18,9 @@ import platform
 import tempfile
 from pathlib import Path
 
+from datagen.ray_setup import init_ray
 from datagen.run import generate_polar
 from datagen.spec.polar import PolarSpec
-from datagen.ray_setup import init_ray
 
 
 def main() -> None:

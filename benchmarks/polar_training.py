@@ -19,10 +19,10 @@ from pathlib import Path
 
 import torch
 
+from datagen.ray_setup import init_ray
 from datagen.run import generate_polar
 from datagen.spec.polar import PolarSpec
 from zsdist.pipelines import polar
-from datagen.ray_setup import init_ray
 from zsdist.train.polar_vae import PolarTrainConfig
 
 

@@ -15,6 +15,7 @@ import pyarrow as pa
 import ray
 
 from datagen.errors import ConfigError, DataError
+from datagen.ray_setup import init_ray
 from datagen.render.polar import POLAR_FEATURES, render_rows
 from datagen.shards import (
     MANIFEST_NAME,
@@ -30,7 +31,6 @@ from datagen.shards import (
     write_shard,
 )
 from datagen.spec.polar import PolarSpec, shard_ranges
-from datagen.ray_setup import init_ray
 
 # Rows [start, stop) of the dataset as an Arrow table; must pickle (a module function or a partial).
 RenderShard = Callable[[int, int], pa.Table]

@@ -29,9 +29,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 @pytest.fixture(scope="session")
 def ray_cluster():
     """A real local Ray cluster shared by every test that needs one (starting one costs ~7 s)."""
-    from datagen.ray_setup import init_ray
-
     import ray
+
+    from datagen.ray_setup import init_ray
 
     init_ray(num_cpus=2, object_store_memory=512 * 1024**2)
     yield ray

@@ -16,8 +16,8 @@ from datagen.png import decode_png, encode_png
 from datagen.render.polar import IMAGE_TYPE, POLAR_COLUMNS, POLAR_FEATURES, render_curve
 from datagen.run import generate_polar
 from datagen.shards import MANIFEST_NAME, dataset_files, read_spec, shard_state
-from datagen.verify import verify_dataset
 from datagen.spec.polar import PolarSpec
+from datagen.verify import verify_dataset
 
 SPEC = PolarSpec(n_points=200, n_test=20, resolution=32, shard_rows=64)  # 245 rows in 4 shards
 SHARDS = [f"shard-{i:05d}-of-00004.parquet" for i in range(4)]

@@ -17,8 +17,8 @@ import sys
 from typing import Callable
 
 from datagen.errors import UserInputError
-from datagen.verify import verify_dataset
 from datagen.spec.polar import PolarSpec
+from datagen.verify import verify_dataset
 from zsdist import tracking
 from zsdist.config import add_config_flags, flags_to_overrides, load_config
 from zsdist.pipelines import polar

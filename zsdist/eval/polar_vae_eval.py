@@ -16,12 +16,18 @@ import numpy as np
 import torch
 
 from datagen.shards import atomic_write, read_spec
+from zsdist.config import from_dict
 from zsdist.data.polar import TRAINING_SPLITS, read_all_rows
 from zsdist.eval import plots
 from zsdist.eval.polar_metrics import (
-    binned, default_distance_edges, dice, latent_r2, nearest_neighbour, pixel_mse, summarise_polar,
+    binned,
+    default_distance_edges,
+    dice,
+    latent_r2,
+    nearest_neighbour,
+    pixel_mse,
+    summarise_polar,
 )
-from zsdist.config import from_dict
 from zsdist.models.polar_vae import PolarVAE, PolarVAEConfig
 from zsdist.train.checkpoint import load_state
 

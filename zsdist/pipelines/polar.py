@@ -10,17 +10,25 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from datagen.errors import ConfigError, DataError
+from datagen.ray_setup import init_ray
 from datagen.run import GenerationReport, generate_polar
 from datagen.spec.polar import PolarSpec
 from zsdist import tracking
 from zsdist.config import flatten, to_dict
 from zsdist.data.polar import dataset_resolution, training_dataset
 from zsdist.eval.polar_vae_eval import HEADLINE, evaluate_checkpoint
-from datagen.ray_setup import init_ray
 from zsdist.train.checkpoint import latest_checkpoint, load_state
 from zsdist.train.driver import Scaling, fit
-from zsdist.train.polar_vae import PolarTrainConfig, loop_config_for, train_loop_per_worker
-from zsdist.workspace import default_checkpoint_root, default_dataset_dir, default_eval_dir
+from zsdist.train.polar_vae import (
+    PolarTrainConfig,
+    loop_config_for,
+    train_loop_per_worker,
+)
+from zsdist.workspace import (
+    default_checkpoint_root,
+    default_dataset_dir,
+    default_eval_dir,
+)
 
 
 @dataclass(kw_only=True)
@@ -30,6 +38,10 @@ class PolarEvalConfig:
     storage_path: str = ""  # where the run's checkpoints are; empty = <workspace>/checkpoints
     data: str = ""  # empty = the dataset the run was trained on
     out: str = ""  # empty = <workspace>/eval/<run_name>
+
+    def __post_init__(self) -> None:
+        if not self.run_name or "/" in self.run_name:
+            raise ConfigError(f"run_name must be a non-empty name without '/' (got {self.run_name!r})")
 
 
 def default_polar_dir(spec: PolarSpec) -> Path:
