@@ -1,15 +1,16 @@
 """Running a generation: plan the shards, resume what is done, render and write the rest on Ray.
 
-generate_shards is dataset-agnostic (it maps any `render(start, stop) -> pa.Table` over a shard
-plan); generate_polar binds it to the polar spec and renderer.
+generate_shards is dataset-agnostic: Ray actors each build the dataset's renderer once (the Fonts
+renderer loads 100 fonts; polar's is a plain function) and then turn shard keys into written shards.
+generate_polar binds it to the polar spec, whose shard keys are (start, stop) row ranges.
 """
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 import ray
@@ -32,8 +33,10 @@ from datagen.shards import (
 )
 from datagen.spec.polar import PolarSpec, shard_ranges
 
-# Rows [start, stop) of the dataset as an Arrow table; must pickle (a module function or a partial).
-RenderShard = Callable[[int, int], pa.Table]
+# One shard's rows as an Arrow table, from its key (polar: a (start, stop) row range).
+RenderShard = Callable[[Any], pa.Table]
+# Builds a RenderShard inside each actor, once; must pickle (a module function or a partial).
+MakeRenderer = Callable[[], RenderShard]
 
 PROGRESS_INTERVAL_S = 2.0
 
@@ -54,10 +57,12 @@ def generate_polar(
     spec: PolarSpec, out_dir: Path | str, *, num_workers: int = 2, progress: bool = True
 ) -> GenerationReport:
     """Generate (or finish) the polar dataset of `spec` in out_dir."""
+    ranges = shard_ranges(spec)
     return generate_shards(
         dataset="polar",
-        render=functools.partial(render_rows, spec),
-        ranges=shard_ranges(spec),
+        make_renderer=functools.partial(_polar_renderer, spec),
+        shard_keys=ranges,
+        shard_rows=[stop - start for start, stop in ranges],
         out_dir=out_dir,
         spec_json=spec.to_json(),
         fingerprint=spec.fingerprint(),
@@ -70,8 +75,9 @@ def generate_polar(
 def generate_shards(
     *,
     dataset: str,
-    render: RenderShard,
-    ranges: list[tuple[int, int]],
+    make_renderer: MakeRenderer,
+    shard_keys: list[Hashable],
+    shard_rows: list[int],
     out_dir: Path | str,
     spec_json: str,
     fingerprint: str,
@@ -79,7 +85,7 @@ def generate_shards(
     num_workers: int,
     progress: bool,
 ) -> GenerationReport:
-    """Write one shard per [start, stop) range, skipping complete ones, then the manifest.
+    """Write one shard per key (`shard_rows[i]` rows each), skipping complete ones, then the manifest.
 
     Every check that can refuse the directory (unwritable, foreign or other-spec files) runs before
     anything is rendered or deleted.
@@ -88,11 +94,11 @@ def generate_shards(
         raise ConfigError(f"num_workers must be >= 1 (got {num_workers}): pass --num_workers 1 or more")
     started = time.perf_counter()
     out_dir = ensure_writable_dir(out_dir)
-    names = [shard_name(index, len(ranges)) for index in range(len(ranges))]
+    count = len(shard_keys)
+    names = [shard_name(index, count) for index in range(count)]
     check_foreign_files(out_dir, names, fingerprint, spec_json)
     states = [
-        shard_state(out_dir / name, fingerprint, stop - start, spec_json=spec_json)
-        for name, (start, stop) in zip(names, ranges)
+        shard_state(out_dir / name, fingerprint, rows, spec_json=spec_json) for name, rows in zip(names, shard_rows)
     ]
     previous_hashes = _previous_hashes(out_dir, fingerprint)
     complete = {}
@@ -104,20 +110,19 @@ def generate_shards(
                 complete[index] = info
             else:
                 states[index] = "partial"
-    todo = [index for index in range(len(ranges)) if index not in complete]
+    todo = [index for index in range(count) if index not in complete]
     remove_stale_temp_files(out_dir)
     if todo:
         (out_dir / MANIFEST_NAME).unlink(missing_ok=True)  # The dataset is incomplete until the end.
         if progress:
-            print(f"[datagen] {dataset}: {len(todo)} of {len(ranges)} shards to write into {out_dir}", flush=True)
-    write = functools.partial(
-        _render_and_write, render, out_dir=out_dir, count=len(ranges),
-        spec_json=spec_json, fingerprint=fingerprint, features=features,
-    )
-    written = _run_in_parallel(write, [(index, *ranges[index]) for index in todo], num_workers, dataset, progress)
+            print(f"[datagen] {dataset}: {len(todo)} of {count} shards to write into {out_dir}", flush=True)
+    target = _ShardTarget(out_dir=out_dir, count=count, spec_json=spec_json, fingerprint=fingerprint,
+                          features=features)
+    jobs = [(index, shard_keys[index]) for index in todo]
+    written = _run_on_actors(make_renderer, target, jobs, num_workers, dataset, progress)
     write_manifest(
         out_dir, dataset=dataset, spec_json=spec_json, fingerprint=fingerprint,
-        shards=[complete.get(index) or written[index] for index in range(len(ranges))],
+        shards=[complete.get(index) or written[index] for index in range(count)],
     )
     actions = {
         name: "skipped" if index in complete else "written" if states[index] == "missing" else "rewritten"
@@ -148,48 +153,66 @@ def _previous_hashes(out_dir: Path, fingerprint: str) -> dict[str, str]:
     return {shard["name"]: shard["sha256"] for shard in manifest.get("shards", [])}
 
 
-def _render_and_write(
-    render: RenderShard, index: int, start: int, stop: int, *,
-    out_dir: Path, count: int, spec_json: str, fingerprint: str, features: dict,
-) -> ShardInfo:
-    return write_shard(
-        render(start, stop), out_dir, index, count, spec_json=spec_json, fingerprint=fingerprint, features=features
-    )
+def _polar_renderer(spec: PolarSpec) -> RenderShard:
+    return lambda key: render_rows(spec, *key)
+
+
+@dataclass(frozen=True)
+class _ShardTarget:
+    """Where and how every shard of one generation is written."""
+
+    out_dir: Path
+    count: int
+    spec_json: str
+    fingerprint: str
+    features: dict
 
 
 @ray.remote(num_cpus=1)
-def _remote_call(function: Callable, *args) -> ShardInfo:
-    return function(*args)
+class _ShardWriter:
+    """Builds the dataset's renderer once (fonts load here), then renders and writes shard after shard."""
+
+    def __init__(self, make_renderer: MakeRenderer, target: _ShardTarget) -> None:
+        self.render, self.target = make_renderer(), target
+
+    def write(self, index: int, key: Hashable) -> tuple[int, ShardInfo]:
+        t = self.target
+        table = self.render(key)
+        return index, write_shard(table, t.out_dir, index, t.count, spec_json=t.spec_json,
+                                  fingerprint=t.fingerprint, features=t.features)
 
 
-def _run_in_parallel(
-    write: Callable[[int, int, int], ShardInfo],
-    jobs: list[tuple[int, int, int]],
+def _run_on_actors(
+    make_renderer: MakeRenderer,
+    target: _ShardTarget,
+    jobs: list[tuple[int, Hashable]],
     num_workers: int,
     dataset: str,
     progress: bool,
 ) -> dict[int, ShardInfo]:
-    """Run write(index, start, stop) for every job as Ray tasks, at most num_workers at a time.
+    """Run every (index, key) job on `num_workers` actors, one shard in flight per actor.
 
-    Each task asks for one CPU, so a 2-CPU machine runs two while the driver only waits; the window
-    keeps a huge plan (the fonts) from flooding the scheduler. Tasks write their own shard files, so
-    on a multi-node cluster out_dir must be shared storage.
+    Each actor takes one CPU, so a 2-CPU machine runs two while the driver only waits; feeding one
+    shard at a time keeps a huge plan (the fonts) from flooding the scheduler. Actors write their
+    own shard files, so on a multi-node cluster out_dir must be shared storage.
     """
     if not jobs:
         return {}
     init_ray()  # Joins or starts Ray only if the caller has not initialised it.
+    actors = [_ShardWriter.remote(make_renderer, target) for _ in range(min(num_workers, len(jobs)))]
     results: dict[int, ShardInfo] = {}
     queue = list(reversed(jobs))
-    pending: dict[ray.ObjectRef, int] = {}
+    pending: dict[ray.ObjectRef, ray.actor.ActorHandle] = {}
     started = last_report = time.perf_counter()
     try:
         while queue or pending:
-            while queue and len(pending) < num_workers:
-                index, start, stop = queue.pop()
-                task = _remote_call.options(name=f"datagen-{dataset}-{index}")
-                pending[task.remote(write, index, start, stop)] = index
+            for actor in actors:
+                if queue and actor not in pending.values():
+                    pending[actor.write.remote(*queue.pop())] = actor
             [ready], _ = ray.wait(list(pending), num_returns=1)
-            results[pending.pop(ready)] = ray.get(ready)
+            pending.pop(ready)
+            index, info = ray.get(ready)
+            results[index] = info
             now = time.perf_counter()
             if progress and (now - last_report >= PROGRESS_INTERVAL_S or not (queue or pending)):
                 images = sum(info.rows for info in results.values())
@@ -200,6 +223,6 @@ def _run_in_parallel(
                 )
                 last_report = now
     finally:
-        for ref in pending:
-            ray.cancel(ref)
+        for actor in actors:
+            ray.kill(actor)
     return results
