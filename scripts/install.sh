@@ -9,3 +9,4 @@ python -m pip install -q --upgrade pip
 # The CPU wheel first: an unpinned torch would pull a multi-GB CUDA build.
 python -m pip install -q torch==2.13.0
 python -m pip install -q -c constraints.txt -e '.[test]'
+python -m pip install -q -r datagen/fonts/requirements.txt
