@@ -34,10 +34,11 @@ def encode_png(array: np.ndarray) -> bytes:
 
 
 def decode_png(data: bytes) -> np.ndarray:
-    """The uint8 pixels of PNG bytes: HxW for grayscale, HxWx3 for RGB.
+    """The uint8 pixels of PNG bytes: HxW for grayscale, HxWx3 for RGB and indexed colour.
 
-    Raises DataError (one line) when the bytes are not a complete, intact PNG (every chunk checksum is
-    verified) or hold a pixel mode other than L or RGB.
+    Indexed-colour images (the Fonts dataset stores one glyph stream under many palettes) decode to
+    RGB through their palette. Raises DataError (one line) when the bytes are not a complete, intact
+    PNG (every chunk checksum is verified) or hold another pixel mode.
     """
     if not data.startswith(_PNG_SIGNATURE):
         raise _not_png(data, "no PNG signature")
@@ -48,8 +49,10 @@ def decode_png(data: bytes) -> np.ndarray:
             image.verify()  # Checks every chunk's CRC, which decoding alone does not.
         with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
             image.load()
+            if image.mode == "P":
+                return np.asarray(image.convert("RGB"), dtype=np.uint8)
             if image.mode not in ("L", "RGB"):
-                raise DataError(f"PNG image has pixel mode {image.mode}, expected L or RGB: regenerate the dataset")
+                raise DataError(f"PNG image has pixel mode {image.mode}, expected L, RGB or P: regenerate the dataset")
             return np.asarray(image, dtype=np.uint8).copy()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise _not_png(data, str(error).splitlines()[0] if str(error) else type(error).__name__) from None

@@ -75,13 +75,17 @@ def write_shard(
         "huggingface": json.dumps({"info": {"features": features}}, sort_keys=True),
     }
     sink = pa.BufferOutputStream()
-    # One row group per shard: one read unit per file for Ray Data and `datasets`.
+    # One row group per shard: one read unit per file for Ray Data and `datasets`. One data page per
+    # column chunk lets zstd see every repeat in a shard (the Fonts images share glyph streams across
+    # 100 palettes: ~3x smaller than 1 MiB pages); images skip the dictionary, which would not pay.
     pq.write_table(
         table.replace_schema_metadata(metadata),
         sink,
         compression="zstd",
         compression_level=ZSTD_LEVEL,
         row_group_size=max(1, table.num_rows),
+        data_page_size=max(1 << 20, table.nbytes),
+        use_dictionary=[name for name in table.column_names if name != "image"],
     )
     data = sink.getvalue().to_pybytes()
     atomic_write(Path(out_dir) / name, data)

@@ -1,5 +1,8 @@
 """Verifying a generated dataset: everything its manifest promises, reported file by file.
 
+Per shard: presence, sha256, row count, fingerprint, a decoded image. Across shards: every row
+index 0..rows-1 exactly once (for Fonts: every attribute combination exactly once).
+
 `zsdist datagen verify DIR` prints the report; readers use the quicker shards.dataset_files.
 """
 
@@ -8,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -54,7 +58,26 @@ def verify_dataset(out_dir: Path | str) -> VerifyReport:
         report.problems.extend(f"{entry['name']}: {problem}" for problem in problems)
         report.shards_checked += 1
         report.rows_checked += entry["rows"]
+    if report.ok:
+        report.problems.extend(_index_problems(out_dir, manifest))
     return report
+
+
+def _index_problems(out_dir: Path, manifest: dict) -> list[str]:
+    """Every row index 0..rows-1 exactly once across the shards: every combination, none twice."""
+    total = manifest["rows"]
+    counts = np.zeros(total, dtype=np.int64)
+    problems = []
+    for entry in manifest["shards"]:
+        index = pq.read_table(out_dir / entry["name"], columns=["index"]).column("index").to_numpy()
+        outside = index[(index < 0) | (index >= total)]
+        if len(outside):
+            problems.append(f"{entry['name']}: {len(outside)} row indices outside 0..{total - 1}, e.g. {outside[0]}")
+        counts += np.bincount(index[(index >= 0) & (index < total)], minlength=total)
+    for label, positions in (("missing", np.flatnonzero(counts == 0)), ("repeated", np.flatnonzero(counts > 1))):
+        if len(positions):
+            problems.append(f"{len(positions)} row indices {label}, e.g. {positions[:5].tolist()}")
+    return problems
 
 
 def _shard_problems(path: Path, entry: dict, fingerprint: str) -> list[str]:

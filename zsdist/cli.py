@@ -1,6 +1,7 @@
 """The `zsdist` command: one subcommand per step; each builds a typed config and calls the library.
 
     zsdist datagen polar [--config spec.yaml] [--resolution 128] [--out DIR] [--num_workers 2]
+    zsdist datagen fonts [--font_ids 0,1,2] [--resolution 64] [--out DIR]   # 1,560,000 images by default
     zsdist datagen verify DIR
     zsdist train polar-vae --data DIR [--config train.yaml] [--epochs 5] [--model.latent_dim 3]
     zsdist eval polar-vae --run_name polar-vae
@@ -17,11 +18,12 @@ import sys
 from typing import Callable
 
 from datagen.errors import UserInputError
+from datagen.spec.fonts import FontsSpec
 from datagen.spec.polar import PolarSpec
 from datagen.verify import verify_dataset
 from zsdist import tracking
 from zsdist.config import add_config_flags, flags_to_overrides, load_config
-from zsdist.pipelines import polar
+from zsdist.pipelines import fonts, polar
 from zsdist.pipelines.demo import DEMO_TRAIN_DEFAULTS, run_demo
 from zsdist.train.polar_vae import PolarTrainConfig
 from zsdist.workspace import use_job_workspace
@@ -32,6 +34,14 @@ def _datagen_polar(args: argparse.Namespace) -> None:
     out, report = polar.generate(spec, args.out, num_workers=args.num_workers)
     print(f"polar dataset in {out}: {report.written} shards written, {report.skipped} already complete, "
           f"{report.images} images in {report.seconds:.1f} s")
+
+
+def _datagen_fonts(args: argparse.Namespace) -> None:
+    spec = load_config(FontsSpec, file=args.config, overrides=flags_to_overrides(args))
+    out, report = fonts.generate(spec, args.out, num_workers=args.num_workers, font_manifest=args.font_manifest,
+                                 fonts_dir=args.fonts_dir, accept_font_checksums=args.accept_font_checksums)
+    print(f"fonts dataset in {out}: {report.written + report.rewritten} shards written, {report.skipped} already "
+          f"complete, {report.images} images in {report.seconds:.1f} s")
 
 
 def _datagen_verify(args: argparse.Namespace) -> None:
@@ -77,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command(datagen, "polar", _datagen_polar, "render the polar-curve dataset into Parquet shards", PolarSpec)
     sub.add_argument("--out", default="", help="output directory (default: in the workspace)")
     sub.add_argument("--num_workers", type=int, default=2, help="parallel Ray render tasks (default: 2)")
+    sub = command(datagen, "fonts", _datagen_fonts, "render the Fonts dataset (sub-grid Parquet shards)", FontsSpec)
+    sub.add_argument("--out", default="", help="output directory (default: in the workspace)")
+    sub.add_argument("--num_workers", type=int, default=2, help="Ray actors, each loading the fonts once")
+    sub.add_argument("--font_manifest", default="", help="a manifest.tsv of your own fonts (default: the pinned 100)")
+    sub.add_argument("--fonts_dir", default="", help="directory holding the manifest's font files")
+    sub.add_argument("--accept_font_checksums", action="store_true",
+                     help="warn instead of failing when a font file's sha256 differs from the manifest")
     sub = command(datagen, "verify", _datagen_verify, "check a dataset's shards, counts and checksums")
     sub.add_argument("dir")
 

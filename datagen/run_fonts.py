@@ -1,0 +1,79 @@
+"""Generating the Fonts dataset: verify the pinned fonts, then render sub-grid shards on Ray actors.
+
+Each actor loads the fonts once (GlyphRenderer) and renders whole shards; the shard plan, resume,
+atomic writes and the manifest are run.generate_shards'. The dataset's description (spec, attribute
+names and values, the fonts with their checksums) travels in every shard's metadata, and its
+fingerprint covers the font checksums: other font files make another dataset.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from pathlib import Path
+
+from datagen import GENERATOR_VERSION
+from datagen.errors import ConfigError
+from datagen.fonts_manifest import FontEntry, font_metadata, load_manifest, locate_fonts, verify_fonts
+from datagen.render.fonts import FONTS_FEATURES, FontRef, GlyphRenderer, render_block
+from datagen.run import GenerationReport, RenderShard, generate_shards
+from datagen.spec.fonts import Block, FontsSpec, attribute_values, shard_blocks
+
+
+def select_fonts(spec: FontsSpec, entries: list[FontEntry]) -> list[FontEntry]:
+    by_id = {entry.font_id: entry for entry in entries}
+    missing = [font_id for font_id in spec.font_ids if font_id not in by_id]
+    if missing:
+        raise ConfigError(f"font ids {missing} are not in the font manifest: choose --font_ids from "
+                          f"{min(by_id)}..{max(by_id)} or pass a manifest that lists them")
+    return [by_id[font_id] for font_id in spec.font_ids]
+
+
+def description(spec: FontsSpec, fonts: list[FontEntry]) -> str:
+    """The dataset's self-description stored with every shard (canonical JSON)."""
+    return json.dumps(
+        {"spec": spec.to_dict(), "attributes": attribute_values(spec), "fonts": font_metadata(fonts)},
+        sort_keys=True, separators=(",", ":"),
+    )
+
+
+def _fonts_renderer(spec: FontsSpec, fonts: list[FontRef]) -> RenderShard:
+    glyphs = GlyphRenderer(spec, fonts)  # loads and sizes every font once per actor
+
+    def render(block: Block):
+        return render_block(spec, glyphs, block)
+
+    return render
+
+
+def generate_fonts(
+    spec: FontsSpec,
+    out_dir: Path | str,
+    *,
+    num_workers: int = 2,
+    font_manifest: Path | None = None,
+    fonts_dir: Path | None = None,
+    accept_font_checksums: bool = False,
+    progress: bool = True,
+) -> GenerationReport:
+    """Generate (or finish) the Fonts dataset of `spec` in out_dir; every font is verified first."""
+    fonts = select_fonts(spec, load_manifest(font_manifest))
+    paths = locate_fonts(fonts, fonts_dir)
+    for warning in verify_fonts(fonts, paths, accept_checksums=accept_font_checksums):
+        print(f"[datagen] warning: {warning}", flush=True)
+    described = description(spec, fonts)
+    blocks = shard_blocks(spec)
+    refs = [(path, entry.instance or None) for path, entry in zip(paths, fonts)]
+    return generate_shards(
+        dataset="fonts",
+        make_renderer=functools.partial(_fonts_renderer, spec, refs),
+        shard_keys=blocks,
+        shard_rows=[block.rows for block in blocks],
+        out_dir=out_dir,
+        spec_json=described,
+        fingerprint=hashlib.sha256(f"{GENERATOR_VERSION}\n{described}".encode()).hexdigest(),
+        features=FONTS_FEATURES,
+        num_workers=num_workers,
+        progress=progress,
+    )
