@@ -122,3 +122,15 @@ def test_bad_fonts_are_refused_before_anything_is_written(tmp_path):
     with pytest.raises(DataError, match="sha256"):
         generate_fonts(SPEC, tmp_path / "b", font_manifest=manifest, progress=False)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_readable_by_ray_data_and_datasets(generated, tmp_path):
+    import datasets
+    import ray
+
+    assert ray.data.read_parquet(str(generated)).count() == 4800
+    files = sorted(str(p) for p in generated.glob("*.parquet"))
+    hf = datasets.load_dataset("parquet", data_files=files, split="train", cache_dir=str(tmp_path / "hf"))
+    ours = pq.read_table(files[0]).slice(7, 1)
+    assert hf[7]["index"] == ours.column("index")[0].as_py()
+    assert np.array_equal(np.asarray(hf[7]["image"].convert("RGB")), decode_rgb(ours)[0])

@@ -207,7 +207,7 @@ def test_spec_serialisation():
     assert FontsSpec.from_dict(spec.to_dict()) == spec
     assert FontsSpec.from_dict({**spec.to_dict(), "colour_rgb": [list(c) for c in spec.colour_rgb]}).fingerprint() \
         == spec.fingerprint() != SPEC.fingerprint()
-    with pytest.raises(ConfigError, match="unknown fonts spec field"):
+    with pytest.raises(ConfigError, match="unknown FontsSpec field"):
         FontsSpec.from_dict({"letter": "A"})
 
 

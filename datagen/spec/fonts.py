@@ -24,17 +24,15 @@ Default layout: 2 letters x 3 sizes x 10 x 10 colours x 10 fonts = 6,000 rows pe
   give Ray work units of ~30 ms and fine-grained resume (4 letters: 130 shards, ~20% fewer bytes).
 """
 
-import hashlib
-import json
 import math
 import string
-from dataclasses import asdict, astuple, dataclass, fields
+from dataclasses import astuple, dataclass
 from itertools import product
 
 import numpy as np
 
-from datagen import GENERATOR_VERSION
 from datagen.errors import ConfigError
+from datagen.spec.serialise import SpecSerialisation
 
 LETTERS = string.ascii_uppercase + string.ascii_lowercase
 # The original's colours (CSS names; its "red" is CSS crimson).
@@ -51,7 +49,7 @@ Positions = int | np.ndarray
 
 
 @dataclass(frozen=True, kw_only=True)
-class FontsSpec:
+class FontsSpec(SpecSerialisation):
     """Every parameter of one Fonts dataset; the same spec and fonts always generate the same bytes."""
 
     letters: str = LETTERS  # Distinct ASCII letters, in index order.
@@ -95,31 +93,6 @@ class FontsSpec:
         """Every combination, blank rows included."""
         letters, sizes, fgs, bgs, fonts = self.shape
         return letters * sizes * fgs * bgs * fonts
-
-    def to_dict(self) -> dict:
-        """JSON-able parameters (tuples as lists)."""
-        return json.loads(json.dumps(asdict(self)))
-
-    def to_json(self) -> str:
-        """Canonical JSON of to_dict(): sorted keys, no spaces."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-
-    def fingerprint(self) -> str:
-        """sha256 hex of the canonical spec JSON plus the generator version."""
-        payload = json.dumps(
-            {"generator": GENERATOR_VERSION, "spec": self.to_dict()}, sort_keys=True, separators=(",", ":")
-        )
-        return hashlib.sha256(payload.encode()).hexdigest()
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "FontsSpec":
-        """The spec of a to_dict() result; unknown keys raise ConfigError."""
-        known = {field.name for field in fields(cls)}
-        if unknown := sorted(set(data) - known):
-            raise ConfigError(
-                f"unknown fonts spec field(s) {', '.join(unknown)}: use only {', '.join(sorted(known))}"
-            )
-        return cls(**data)
 
 
 @dataclass(frozen=True)

@@ -19,22 +19,20 @@ Split rule (the "split" column):
 - "P1", "P2", "P3": the transect rows.
 """
 
-import hashlib
-import json
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 
-from datagen import GENERATOR_VERSION
 from datagen.errors import ConfigError
+from datagen.spec.serialise import SpecSerialisation
 
 TRANSECT_NAMES = ("P1", "P2", "P3")
 
 
 @dataclass(frozen=True, kw_only=True)
-class PolarSpec:
+class PolarSpec(SpecSerialisation):
     """Every parameter of one polar dataset; the same spec always generates the same bytes."""
 
     n_points: int = 5000
@@ -68,31 +66,6 @@ class PolarSpec:
     def total_rows(self) -> int:
         """Random points plus the three transects."""
         return self.n_points + len(TRANSECT_NAMES) * self.transect_points
-
-    def to_dict(self) -> dict:
-        """JSON-able parameters (tuples as lists)."""
-        return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
-
-    def to_json(self) -> str:
-        """Canonical JSON of to_dict(): sorted keys, no spaces."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-
-    def fingerprint(self) -> str:
-        """sha256 hex of the canonical spec JSON plus the generator version."""
-        payload = json.dumps(
-            {"generator": GENERATOR_VERSION, "spec": self.to_dict()}, sort_keys=True, separators=(",", ":")
-        )
-        return hashlib.sha256(payload.encode()).hexdigest()
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "PolarSpec":
-        """The spec of a to_dict() result; unknown keys raise ConfigError."""
-        known = {field.name for field in fields(cls)}
-        if unknown := sorted(set(data) - known):
-            raise ConfigError(
-                f"unknown polar spec field(s) {', '.join(unknown)}: use only {', '.join(sorted(known))}"
-            )
-        return cls(**data)
 
 
 def _float_pair(name: str, value) -> tuple[float, float]:
