@@ -68,7 +68,7 @@ def test_submitted_training_job_succeeds_and_logs_to_mlflow(ray_head, tmp_path):
     # Written by this process (in-process Ray), read by the job on the other cluster.
     generate_polar(PolarSpec(n_points=120, n_test=20, transect_points=3, resolution=32, shard_rows=64), data)
     mlflow_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    job_id = ray_head.submit_job(
+    submit = dict(
         entrypoint=(f"{sys.executable} jobs/train_polar_vae.py --data {data} --run_name submitted --epochs 1 "
                     "--model.encoder_channels 4,8 --model.decoder_channels 8,4,4 --batch_size 16"),
         runtime_env={
@@ -76,6 +76,15 @@ def test_submitted_training_job_succeeds_and_logs_to_mlflow(ray_head, tmp_path):
             "env_vars": {"ZSDIST_HOME": str(tmp_path / "home"), "MLFLOW_TRACKING_URI": mlflow_uri},
         },
     )
+    deadline = time.time() + 120
+    while True:  # the dashboard answers before the node's job agent has registered
+        try:
+            job_id = ray_head.submit_job(**submit)
+            break
+        except RuntimeError as error:
+            if "No available agent" not in str(error) or time.time() > deadline:
+                raise
+            time.sleep(2)
     deadline = time.time() + 300
     while not (status := ray_head.get_job_status(job_id)).is_terminal():
         assert time.time() < deadline, ray_head.get_job_logs(job_id)[-3000:]
