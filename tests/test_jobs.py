@@ -34,13 +34,18 @@ def free_port() -> int:
 @pytest.fixture
 def ray_head():
     gcs_port, dashboard_port = free_port(), free_port()
+    # Every port of its own: the suite's in-process cluster already holds Ray's default agent ports,
+    # and a head whose job agent cannot bind answers "No available agent to submit job" forever.
+    own_ports = [f"--{flag}={free_port()}" for flag in (
+        "dashboard-agent-listen-port", "dashboard-agent-grpc-port", "runtime-env-agent-port",
+        "metrics-export-port", "ray-client-server-port", "node-manager-port", "object-manager-port")]
     # Short: Ray's unix socket paths under the temp dir must fit in 107 characters.
     temp_dir = tempfile.mkdtemp(prefix="zsdist-head-", dir="/tmp")
     head = subprocess.Popen(
         [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block",
          f"--port={gcs_port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
          "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}",
-         f"--temp-dir={temp_dir}", "--object-store-memory=300000000"],
+         f"--temp-dir={temp_dir}", "--object-store-memory=300000000", *own_ports],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     address = f"http://127.0.0.1:{dashboard_port}"
