@@ -8,6 +8,7 @@ that hold them hash the same on every machine with the same Pillow/zlib.
 import io
 
 import numpy as np
+import pyarrow as pa
 from PIL import Image, UnidentifiedImageError
 
 from datagen.errors import DataError
@@ -60,3 +61,14 @@ def decode_png(data: bytes) -> np.ndarray:
 
 def _not_png(data: bytes, reason: str) -> DataError:
     return DataError(f"bytes are not a valid PNG ({len(data)} bytes; {reason}): regenerate the dataset")
+
+
+def decode_image_column(images: pa.Array | pa.ChunkedArray, rows: pa.Array | None = None) -> np.ndarray:
+    """Every PNG of a Hugging Face image column (struct<bytes, path>), stacked: (N, H, W[, 3]) uint8.
+
+    `rows` picks positions first, so only the images a caller uses are decoded.
+    """
+    blobs = images.combine_chunks().field("bytes") if isinstance(images, pa.ChunkedArray) else images.field("bytes")
+    if rows is not None:
+        blobs = blobs.take(rows)
+    return np.stack([decode_png(blob) for blob in blobs.to_pylist()])

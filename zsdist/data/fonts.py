@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.dataset as pds
 
 from datagen.errors import ConfigError
-from datagen.png import decode_png
+from datagen.png import decode_image_column
 from datagen.shards import dataset_files, read_spec
 from datagen.spec.fonts import ATTRIBUTES, FontsSpec, shard_blocks
 
@@ -90,5 +90,4 @@ def read_fonts_table(data_dir: str | Path, selection: FontsSelection = FontsSele
 
 def decode_rgb(table: pa.Table) -> np.ndarray:
     """The `image` column as uint8 (N, H, W, 3) RGB."""
-    blobs = table.column("image").combine_chunks().field("bytes").to_pylist()
-    return np.stack([decode_png(blob) for blob in blobs])
+    return decode_image_column(table.column("image"))

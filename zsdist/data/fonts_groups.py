@@ -29,7 +29,7 @@ import pyarrow.dataset as pds
 import ray.data
 
 from datagen.errors import DataError
-from datagen.png import decode_png
+from datagen.png import decode_image_column
 from datagen.shards import read_spec
 from datagen.spec.fonts import ATTRIBUTES
 from zsdist.data.fonts import FontsSelection, selected_files
@@ -114,8 +114,7 @@ def groups_from_block(batch: pa.Table, *, seed: int, epoch: int, row_filter: pds
         return
     # Decode each used image once (uint8, a quarter of float32), then cut float batches from it.
     used, positions = np.unique(groups, return_inverse=True)
-    blobs = batch.column("image").combine_chunks().field("bytes").take(pa.array(used)).to_pylist()
-    pixels = np.stack([decode_png(blob) for blob in blobs]).transpose(0, 3, 1, 2)  # (U, 3, H, W)
+    pixels = decode_image_column(batch.column("image"), pa.array(used)).transpose(0, 3, 1, 2)  # (U, 3, H, W)
     positions = positions.reshape(groups.shape)
     per_batch = max(1, max_batch_bytes // (groups.shape[1] * pixels[0].size * np.dtype(image_dtype).itemsize))
     for start in range(0, len(groups), per_batch):

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import ray.data
 
-from datagen.png import decode_png
+from datagen.png import decode_image_column
 from datagen.shards import dataset_files, read_spec
 
 # Which splits each training regime sees: the punctured set (experiment 1) never sees the hole;
@@ -30,8 +30,7 @@ def dataset_resolution(data_dir: str | Path) -> int:
 
 def decode_images(table: pa.Table) -> np.ndarray:
     """PNG bytes of the `image` struct column -> float32 (N, R, R) in [0, 1]."""
-    blobs = table.column("image").combine_chunks().field("bytes").to_pylist()
-    return np.stack([decode_png(b) for b in blobs]).astype(np.float32) / 255.0
+    return decode_image_column(table.column("image")).astype(np.float32) / 255.0
 
 
 def _decode_training_batch(batch: pa.Table, splits: tuple[str, ...], resolution: int) -> dict[str, np.ndarray]:
