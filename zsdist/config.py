@@ -53,11 +53,22 @@ def from_dict(cls: type[C], values: dict[str, Any], *, where: str = "") -> C:
     for name, value in values.items():
         hint = typing.get_type_hints(cls)[name]
         key = f"{where}.{name}" if where else name
+        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+            # A section's defaults are its field's default (e.g. a model preset), not its class's.
+            value = {**_section_default(fields[name]), **value}
         kwargs[name] = _convert(value, hint, key)
     try:
         return cls(**kwargs)
     except TypeError as exc:  # a required field is missing
         raise ConfigError(f"{cls.__name__}: {exc}") from None
+
+
+def _section_default(f: dataclasses.Field) -> dict[str, Any]:
+    if f.default_factory is not dataclasses.MISSING:
+        return dataclasses.asdict(f.default_factory())
+    if f.default is not dataclasses.MISSING and dataclasses.is_dataclass(f.default):
+        return dataclasses.asdict(f.default)
+    return {}
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -80,16 +91,17 @@ def flatten(config: Any) -> dict[str, Any]:
     return out
 
 
-def add_config_flags(parser: argparse.ArgumentParser, cls: type, prefix: str = "") -> None:
+def add_config_flags(parser: argparse.ArgumentParser, cls: type, prefix: str = "", defaults: Any = None) -> None:
     """One `--dotted.name` flag per leaf field; unset flags stay absent so the file/defaults win."""
     for f in dataclasses.fields(cls):
         hint = typing.get_type_hints(cls)[f.name]
         name = f"{prefix}{f.name}"
-        if dataclasses.is_dataclass(hint):
-            add_config_flags(parser, hint, prefix=f"{name}.")
+        default = getattr(defaults, f.name) if defaults is not None else _default_value(f)
+        if dataclasses.is_dataclass(hint):  # its fields' defaults are this field's default's values
+            add_config_flags(parser, hint, prefix=f"{name}.", defaults=default)
             continue
         parser.add_argument(f"--{name}", dest=f"cfg:{name}", default=argparse.SUPPRESS, metavar=_metavar(hint),
-                            help=f"(default: {_default_text(f)})")
+                            help=f"(default: {default})")
 
 
 def flags_to_overrides(args: argparse.Namespace) -> dict[str, str]:
@@ -163,9 +175,9 @@ def _metavar(hint: Any) -> str:
     return getattr(hint, "__name__", "VALUE").upper()
 
 
-def _default_text(f: dataclasses.Field) -> str:
+def _default_value(f: dataclasses.Field) -> Any:
     if f.default is not dataclasses.MISSING:
-        return str(f.default)
+        return f.default
     if f.default_factory is not dataclasses.MISSING:
-        return str(f.default_factory())
+        return f.default_factory()
     return "required"

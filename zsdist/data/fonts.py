@@ -91,3 +91,26 @@ def read_fonts_table(data_dir: str | Path, selection: FontsSelection = FontsSele
 def decode_rgb(table: pa.Table) -> np.ndarray:
     """The `image` column as uint8 (N, H, W, 3) RGB."""
     return decode_image_column(table.column("image"))
+
+
+def downscale_factor(resolution: int, image_size: int) -> int:
+    """How many stored pixels per side make one model pixel; the dataset must be a multiple of the model."""
+    if image_size > resolution or resolution % image_size:
+        raise ConfigError(
+            f"model.image_size {image_size} cannot be read from a {resolution} px dataset: use a size that "
+            f"divides {resolution} (e.g. {resolution // 2}) or generate the dataset at --resolution {image_size}"
+        )
+    return resolution // image_size
+
+
+def box_downscale(pixels: np.ndarray, factor: int) -> np.ndarray:
+    """(N, C, H, W) images averaged over factor x factor boxes: float32 (N, C, H/f, W/f), same value scale.
+
+    The same box filter the renderer uses for its lower resolutions, so a 128 px dataset read at 64 px
+    matches a 64 px dataset up to rounding.
+    """
+    if factor == 1:
+        return pixels.astype(np.float32)
+    n, c, h, w = pixels.shape
+    boxes = pixels.reshape(n, c, h // factor, factor, w // factor, factor)
+    return boxes.mean(axis=(3, 5), dtype=np.float32)

@@ -32,7 +32,7 @@ from datagen.errors import DataError
 from datagen.png import decode_image_column
 from datagen.shards import read_spec
 from datagen.spec.fonts import ATTRIBUTES
-from zsdist.data.fonts import FontsSelection, selected_files
+from zsdist.data.fonts import FontsSelection, box_downscale, downscale_factor, selected_files
 from zsdist.data.heldout import HeldOutConfig, held_out_pairs, is_held_out
 
 # Random draws per centre before the exact search: each is accepted with probability ~0.2-0.5 in a
@@ -87,13 +87,14 @@ def form_groups(attrs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def groups_from_block(batch: pa.Table, *, seed: int, epoch: int, row_filter: pds.Expression | None = None,
                       held_out: np.ndarray | None = None, held_out_attributes: tuple[str, str] = HeldOutConfig.pairs,
-                      image_dtype: type = np.float32, max_batch_bytes: int = MAX_BATCH_BYTES,
+                      image_dtype: type = np.float32, downscale: int = 1, max_batch_bytes: int = MAX_BATCH_BYTES,
                       ) -> Iterator[dict[str, np.ndarray]]:
     """Ray Data transform of one shard's block: its groups, in batches of at most max_batch_bytes.
 
     Yields {"images": (g, 1 + A, 3, H, W) image_dtype in [-1, 1], "labels": int16 (g, 1 + A, A),
     "index": int64 (g, 1 + A)}; nothing for a block without groups. held_out is the (M, 2) array of
-    held_out_pairs over held_out_attributes; row_filter is a selection's (selected_files).
+    held_out_pairs over held_out_attributes; row_filter is a selection's (selected_files); downscale
+    box-averages the stored images by that factor per side (H = resolution / downscale).
     """
     if "path" in batch.column_names and pc.count_distinct(batch.column("path")).as_py() > 1:
         raise DataError("a Ray Data block mixes shards: groups would break the per-shard partner guarantee")
@@ -114,7 +115,8 @@ def groups_from_block(batch: pa.Table, *, seed: int, epoch: int, row_filter: pds
         return
     # Decode each used image once (uint8, a quarter of float32), then cut float batches from it.
     used, positions = np.unique(groups, return_inverse=True)
-    pixels = decode_image_column(batch.column("image"), pa.array(used)).transpose(0, 3, 1, 2)  # (U, 3, H, W)
+    pixels = decode_image_column(batch.column("image"), pa.array(used)).transpose(0, 3, 1, 2)  # (U, 3, R, R)
+    pixels = box_downscale(pixels, downscale)  # (U, 3, H, W) float32 in [0, 255]
     positions = positions.reshape(groups.shape)
     per_batch = max(1, max_batch_bytes // (groups.shape[1] * pixels[0].size * np.dtype(image_dtype).itemsize))
     for start in range(0, len(groups), per_batch):
@@ -125,15 +127,27 @@ def groups_from_block(batch: pa.Table, *, seed: int, epoch: int, row_filter: pds
 
 def group_dataset(data_dir: str | Path, *, selection: FontsSelection = _EVERYTHING,
                   held_out: HeldOutConfig | None = None, seed: int, epoch: int = 0,
-                  image_dtype: type = np.float32) -> ray.data.Dataset:
+                  image_dtype: type = np.float32, image_size: int | None = None,
+                  worker: tuple[int, int] = (0, 1)) -> ray.data.Dataset:
     """A Ray Dataset of GZS-Net groups (rows of groups_from_block's arrays) over the selected shards.
 
     Blank rows are dropped whatever selection.include_blank says: they are never in a group.
+    worker = (rank, world size) takes every world-size-th shard of a seeded per-epoch shuffle of the
+    selected shards, so data-parallel workers split the shards between them, each reads only its own,
+    and the shards visit the workers in a new order every epoch. image_size reads them downscaled.
     """
     files, row_filter = selected_files(data_dir, selection)
-    if not files:
-        raise DataError(f"the selection {selection} touches no shard of {data_dir}")
-    held = held_out_pairs(held_out, read_spec(data_dir)) if held_out is not None else None
+    rank, world = worker
+    if not 0 <= rank < world:
+        raise ValueError(f"worker rank {rank} outside a world of {world}")
+    if len(files) < world:
+        raise DataError(f"the selection {selection} touches {len(files)} shard(s) of {data_dir}, fewer than the "
+                        f"{world} worker(s): select more fonts or letters, or use fewer workers")
+    files = [files[i] for i in np.random.default_rng([seed, epoch]).permutation(len(files))][rank::world]
+    description = read_spec(data_dir)
+    resolution = description["spec"]["resolution"]
+    downscale = downscale_factor(resolution, image_size or resolution)
+    held = held_out_pairs(held_out, description) if held_out is not None else None
     # One read task per file, and shards (<1 MB at 64 px, a few MB at 128 px) stay far below the
     # target block size, so each block is one whole shard; the path column lets the transform check.
     ds = ray.data.read_parquet([str(f) for f in files], columns=["image", "index", *ATTRIBUTES, "blank"],
@@ -142,7 +156,7 @@ def group_dataset(data_dir: str | Path, *, selection: FontsSelection = _EVERYTHI
         groups_from_block,
         fn_kwargs={"seed": seed, "epoch": epoch, "row_filter": row_filter, "held_out": held,
                    "held_out_attributes": held_out.pairs if held_out is not None else HeldOutConfig.pairs,
-                   "image_dtype": image_dtype},
+                   "image_dtype": image_dtype, "downscale": downscale},
         batch_size=None,  # the whole block = the whole shard: partners are looked up in it
         batch_format="pyarrow",
     )

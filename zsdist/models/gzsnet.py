@@ -84,19 +84,26 @@ PRESETS: dict[str, GZSNetConfig] = {
 def preset(
     name: str, *, attributes: tuple[str, ...] | None = None, chunk_sizes: tuple[int, ...] | None = None
 ) -> GZSNetConfig:
-    """A preset, optionally with the chunk layout of a dataset's attributes.
-
-    Given attributes without chunk_sizes, every attribute keeps the preset's per-chunk size.
-    """
+    """A preset, optionally with the chunk layout of a dataset's attributes (see with_attributes)."""
     if name not in PRESETS:
         raise ConfigError(f"unknown GZS-Net preset {name!r}: choose one of {', '.join(PRESETS)}")
-    base = PRESETS[name]
-    attributes = base.attributes if attributes is None else tuple(attributes)
+    return with_attributes(PRESETS[name], attributes, chunk_sizes)
+
+
+def with_attributes(
+    config: GZSNetConfig, attributes: tuple[str, ...] | list[str] | None, chunk_sizes: tuple[int, ...] | None = None
+) -> GZSNetConfig:
+    """The config with one latent chunk per attribute, e.g. the attributes a dataset's metadata lists.
+
+    Without chunk_sizes, the same attribute list keeps its sizes; another list gets the config's first
+    chunk size for every attribute.
+    """
+    attributes = config.attributes if attributes is None else tuple(attributes)
     if chunk_sizes is None:
-        same_count = len(attributes) == len(base.chunk_sizes)
-        chunk_sizes = base.chunk_sizes if same_count else (base.chunk_sizes[0],) * len(attributes)
+        same_count = len(attributes) == len(config.chunk_sizes)
+        chunk_sizes = config.chunk_sizes if same_count else (config.chunk_sizes[0],) * len(attributes)
     # replace() reruns __post_init__, so a bad layout fails here with a one-line message.
-    return replace(base, attributes=attributes, chunk_sizes=tuple(chunk_sizes))
+    return replace(config, attributes=attributes, chunk_sizes=tuple(chunk_sizes))
 
 
 def _norm(config: GZSNetConfig, width: int) -> nn.Module:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from datagen.errors import ConfigError
 from zsdist.models.gzsnet import GZSNet
@@ -105,6 +106,23 @@ def gzsnet_losses(
     terms["total"] = sum(getattr(weights, name) * terms[name] for name in
                          ("reconstruction", "swap", "cycle", "neighbour_decode") if name in terms)
     return terms
+
+
+class GZSNetObjective(nn.Module):
+    """The model and its loss weights as one module whose forward is gzsnet_losses.
+
+    Training wraps this (not GZSNet) for data parallelism: a DDP wrapper synchronises the gradients of
+    whatever its forward ran, and the losses call the encoder and decoder many times per step.
+    """
+
+    def __init__(self, model: GZSNet, weights: GZSNetLossWeights) -> None:
+        super().__init__()
+        self.model = model
+        self.weights = weights
+
+    def forward(self, groups: torch.Tensor, *, generator: torch.Generator,
+                labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        return gzsnet_losses(self.model, groups, self.weights, generator=generator, labels=labels)
 
 
 def _cycle_loss(

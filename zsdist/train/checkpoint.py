@@ -20,16 +20,20 @@ SNAPSHOT_NAME = "checkpoint_manager_snapshot.json"  # Ray Train V2's record of c
 
 def to_ray_checkpoint(
     *, model: torch.nn.Module, optimizer: torch.optim.Optimizer, epoch: int,
-    history: list[dict[str, float]], config: dict[str, Any],
+    history: list[dict[str, float]], config: dict[str, Any], extra: dict[str, Any] | None = None,
 ) -> ray.train.Checkpoint:
-    """Write a checkpoint directory (Ray Train copies it into the run's storage)."""
+    """Write a checkpoint directory (Ray Train copies it into the run's storage).
+
+    extra: more entries of tensors, state dicts or plain data (e.g. a second model, the sampler state).
+    """
     directory = Path(tempfile.mkdtemp(prefix="zsdist-ckpt-"))
     state = {
-        "model": _unwrap(model).state_dict(),
+        "model": unwrap(model).state_dict(),
         "optimizer": optimizer.state_dict(),
         "epoch": epoch,
         "history": json.dumps(history),
         "config": json.dumps(config),
+        **(extra or {}),
     }
     torch.save(state, directory / FILE_NAME)
     return ray.train.Checkpoint.from_directory(str(directory))
@@ -42,7 +46,7 @@ def load_state(checkpoint_dir: str | Path, map_location: str | torch.device = "c
     return state
 
 
-def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     # DDP wraps the module; checkpoints store the plain model so they load anywhere.
     return model.module if hasattr(model, "module") else model
 

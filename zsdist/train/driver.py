@@ -34,7 +34,7 @@ def fit(
     run_name: str,
     storage_path: Path,
     scaling: Scaling,
-    datasets: dict[str, ray.data.Dataset],
+    datasets: dict[str, ray.data.Dataset] | None,
     max_failures: int,
     checkpoints_to_keep: int = 2,
 ) -> ray.train.Result:

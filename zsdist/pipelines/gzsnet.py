@@ -1,0 +1,111 @@
+"""GZS-Net's steps as library functions: train (with the AE+DS baseline beside it) and evaluate.
+
+The CLI (`zsdist train gzsnet`, `zsdist eval gzsnet`) and the jobs/ entry points call these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from datagen.errors import ConfigError, DataError
+from datagen.ray_setup import init_ray
+from datagen.shards import dataset_files, read_spec
+from datagen.spec.fonts import FontsSpec
+from zsdist import tracking
+from zsdist.config import flatten, to_dict
+from zsdist.data.fonts import downscale_factor
+from zsdist.data.heldout import held_out_pairs
+from zsdist.eval.gzsnet_eval import HEADLINE, SynthesisEvalConfig, evaluate_checkpoint
+from zsdist.models.gzsnet import GZSNet, with_attributes
+from zsdist.train.checkpoint import latest_checkpoint, load_state
+from zsdist.train.driver import Scaling, fit
+from zsdist.train.gzsnet import GZSNetTrainConfig, loop_config_for, train_loop_per_worker
+from zsdist.workspace import default_checkpoint_root, default_eval_dir
+
+
+@dataclass(kw_only=True)
+class GZSNetEvalConfig:
+    run_name: str = "gzsnet"
+    experiment: str = "gzsnet"
+    storage_path: str = ""  # where the run's checkpoints are; empty = <workspace>/checkpoints
+    data: str = ""  # empty = the dataset the run was trained on
+    out: str = ""  # empty = <workspace>/eval/<run_name>
+    synthesis: SynthesisEvalConfig = field(default_factory=SynthesisEvalConfig)
+
+    def __post_init__(self) -> None:
+        if not self.run_name or "/" in self.run_name:
+            raise ConfigError(f"run_name must be a non-empty name without '/' (got {self.run_name!r})")
+
+
+def _storage(path: str) -> Path:
+    return Path(path).expanduser().resolve() if path else default_checkpoint_root()
+
+
+def held_out_record(cfg: GZSNetTrainConfig, description: dict) -> dict:
+    """The held-out split as MLflow gets it: its config and every held-out pair, by index and by name."""
+    held = held_out_pairs(cfg.held_out, description)
+    names = [[description["attributes"][attribute][value].get("name", value)
+              for attribute, value in zip(cfg.held_out.pairs, pair)] for pair in held.tolist()]
+    return {**cfg.held_out.to_dict(), "count": len(held), "values": held.tolist(), "names": names}
+
+
+def train(cfg: GZSNetTrainConfig) -> tuple[str, Path, dict[str, float]]:
+    """Train (or resume) the run `cfg.run_name`; returns (MLflow run id, checkpoint dir, final metrics)."""
+    if not cfg.data:
+        raise ConfigError("no dataset given: pass --data DIR (made by `zsdist datagen fonts --out DIR`)")
+    data_dir = Path(cfg.data).expanduser().resolve()
+    dataset_files(data_dir, dataset="fonts")  # every shard is there and whole
+    description = read_spec(data_dir, dataset="fonts")
+    if "attributes" not in description:
+        raise DataError(f"{data_dir} holds no attribute metadata: it is not a Fonts dataset (`zsdist datagen fonts`)")
+    spec = FontsSpec.from_dict(description["spec"])
+    downscale_factor(spec.resolution, cfg.model.image_size)
+    # One latent chunk per attribute the dataset lists, in its order.
+    cfg = replace(cfg, data=str(data_dir), storage_path=str(_storage(cfg.storage_path)),
+                  model=with_attributes(cfg.model, tuple(description["attributes"])))
+    held_out = held_out_record(cfg, description)
+    init_ray()
+    parameters = sum(p.numel() for p in GZSNet(cfg.model).parameters())
+    run_id = tracking.start_or_resume_run(
+        cfg.experiment, cfg.run_name, to_dict(cfg),
+        {**flatten(cfg), "dataset.resolution": spec.resolution, "model.parameters": parameters,
+         "held_out.count": held_out["count"]})
+    tracking.log_json(run_id, held_out, "held_out.json")
+    try:
+        result = fit(
+            train_loop_per_worker,
+            loop_config_for(cfg, num_values=spec.shape, mlflow_run_id=run_id),
+            run_name=cfg.run_name,
+            storage_path=Path(cfg.storage_path),
+            scaling=Scaling(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu, cpus_per_worker=cfg.cpus_per_worker),
+            datasets={},  # each worker reads its own shards (see train/gzsnet.py)
+            max_failures=cfg.max_failures,
+        )
+    except BaseException:
+        tracking.finish_run(run_id, status="FAILED")
+        raise
+    tracking.finish_run(run_id)
+    return run_id, Path(result.checkpoint.path), dict(result.metrics)
+
+
+def evaluate(cfg: GZSNetEvalConfig) -> tuple[str, dict[str, float], Path]:
+    """Evaluate the run's latest checkpoint; metrics and artifacts go to its MLflow run."""
+    run_dir = _storage(cfg.storage_path) / cfg.run_name
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None:
+        raise DataError(f"no checkpoint for run '{cfg.run_name}' under {run_dir}: train it first "
+                        f"(`zsdist train gzsnet --run_name {cfg.run_name}`) or pass --storage_path")
+    trained_on = load_state(checkpoint)["config"]
+    data_dir = Path(cfg.data or trained_on["data"]).expanduser().resolve()
+    out_dir = Path(cfg.out).expanduser().resolve() if cfg.out else default_eval_dir(cfg.run_name)
+    metrics, artifacts = evaluate_checkpoint(checkpoint, data_dir, out_dir, cfg.synthesis)
+    run_id = tracking.start_or_resume_run(cfg.experiment, cfg.run_name, trained_on, flatten(trained_on))
+    tracking.log_metrics(run_id, {f"eval/{k}": v for k, v in metrics.items()})
+    tracking.log_artifacts(run_id, artifacts, artifact_path="eval")
+    tracking.finish_run(run_id)
+    return run_id, metrics, out_dir
+
+
+def headline(metrics: dict[str, float]) -> str:
+    return "\n".join(f"  {name:<34} {metrics[name]:9.4f}" for name in HEADLINE if name in metrics)

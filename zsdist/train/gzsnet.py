@@ -1,0 +1,200 @@
+"""Training GZS-Net (and, beside it, the AE+DS baseline) on each Ray Train worker.
+
+    zsdist train gzsnet --data DIR --config configs/gzsnet_cpu.yaml
+    zsdist train gzsnet --data DIR --model.image_size 32 --epochs 2     # flags override the file
+
+`train_loop_per_worker` builds the models, then every epoch reads *its own* shards: rank r of N takes
+every N-th shard of a seeded per-epoch shuffle and forms its groups inside each shard with Ray Data
+(zsdist/data/fonts_groups.py), so no worker ever needs a global index. The driver that builds the
+TorchTrainer is zsdist/pipelines/gzsnet.py (through train/driver.py).
+
+Batch semantics: `groups_per_batch` is per worker; one optimiser step averages the gradients of
+N * groups_per_batch groups. Workers may hold a few groups more or fewer (held-out rows differ per
+shard), so every step all workers agree that each still has a batch: an epoch ends at the shortest.
+
+The AE+DS baseline (zsdist/models/ae_ds.py) trains on exactly the same batches with its own
+optimiser, so the evaluation compares the two on the same data, steps and held-out split.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import ray.data
+import ray.train
+import ray.train.torch
+import torch
+import torch.distributed as dist
+
+from datagen.errors import ConfigError
+from zsdist import tracking
+from zsdist.config import from_dict, to_dict
+from zsdist.data.fonts import FontsSelection
+from zsdist.data.fonts_groups import group_dataset
+from zsdist.data.heldout import HeldOutConfig
+from zsdist.models.ae_ds import AEDS
+from zsdist.models.gzsnet import PRESETS, GZSNet, GZSNetConfig
+from zsdist.models.gzsnet_losses import GZSNetLossWeights, GZSNetObjective
+from zsdist.train.checkpoint import load_state, to_ray_checkpoint, unwrap
+
+
+@dataclass(kw_only=True)
+class GZSNetTrainConfig:
+    data: str = ""  # the Fonts dataset directory (from `zsdist datagen fonts`)
+    run_name: str = "gzsnet"  # names the checkpoints and the MLflow run: same name -> resume
+    experiment: str = "gzsnet"
+    model: GZSNetConfig = field(default_factory=lambda: PRESETS["cpu64"])  # configs/gzsnet_paper.yaml: paper
+    loss: GZSNetLossWeights = field(default_factory=GZSNetLossWeights)
+    selection: FontsSelection = field(default_factory=FontsSelection)  # train on a subset of the values
+    held_out: HeldOutConfig = field(default_factory=HeldOutConfig)  # combinations kept for zero-shot eval
+    ae_ds_baseline: bool = True  # also train the AE+DS baseline on the same batches
+    ae_ds_classifier_weight: float = 1.0
+    epochs: int = 10
+    groups_per_batch: int = 8  # per worker; a group is 1 + A images (6 on Fonts)
+    lr: float = 5e-4  # the released code: 1e-4 with 4 groups per batch
+    shuffle_buffer_groups: int = 256  # groups mixed across consecutive shards before batching; 0 = none
+    seed: int = 0
+    num_workers: int = 2
+    use_gpu: bool = False
+    cpus_per_worker: float = 0.5
+    mixed_precision: Literal["none", "bf16"] = "none"  # bf16 autocast (meant for GPUs)
+    max_failures: int = 1  # worker failures survived by restarting from the last checkpoint
+    max_steps_per_epoch: int = 0  # 0 = every group of the worker's shards; small values for tests
+    storage_path: str = ""  # checkpoints; empty = <workspace>/checkpoints
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "groups_per_batch", "num_workers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1 (got {getattr(self, name)})")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be > 0 (got {self.lr})")
+        for name in ("ae_ds_classifier_weight", "cpus_per_worker", "shuffle_buffer_groups",
+                     "max_steps_per_epoch", "max_failures"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0 (got {getattr(self, name)})")
+        if not self.run_name or "/" in self.run_name:
+            raise ConfigError(f"run_name must be a non-empty name without '/' (got {self.run_name!r})")
+
+
+def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
+    cfg = from_dict(GZSNetTrainConfig, loop_config["train"])
+    context = ray.train.get_context()
+    rank, world = context.get_world_rank(), context.get_world_size()
+    device = ray.train.torch.get_device()
+    if not cfg.use_gpu:
+        torch.set_num_threads(1)  # 2 threads per worker on 2 cores ran ~10x slower
+    # This worker drives its own Ray Data pipeline: keep its group order the same on every run.
+    ray.data.DataContext.get_current().execution_options.preserve_order = True
+
+    torch.manual_seed(cfg.seed)  # same init on every rank (DDP also broadcasts rank 0's weights)
+    model = GZSNet(cfg.model).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999))
+    baseline = AEDS(cfg.model, tuple(loop_config["num_values"])).to(device) if cfg.ae_ds_baseline else None
+    baseline_optimizer = torch.optim.Adam(baseline.parameters(), lr=cfg.lr) if baseline is not None else None
+    start_epoch, history = 0, []
+    if checkpoint := ray.train.get_checkpoint():
+        with checkpoint.as_directory() as directory:
+            state = load_state(directory, map_location=device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if baseline is not None:
+            baseline.load_state_dict(state["baseline"])
+            baseline_optimizer.load_state_dict(state["baseline_optimizer"])
+        start_epoch, history = json.loads(state["sampler"])["next_epoch"], state["history"]
+    objective = ray.train.torch.prepare_model(GZSNetObjective(model, cfg.loss))
+    baseline = ray.train.torch.prepare_model(baseline) if baseline is not None else None
+    run_id = loop_config["mlflow_run_id"]
+
+    def report(metrics: dict[str, float], epoch: int) -> None:
+        # Every rank reports (it is a barrier); rank 0 alone writes the checkpoint and logs.
+        checkpoint = None
+        if rank == 0:
+            # The sampler's whole state: groups and shard order follow from (seed, epoch) alone.
+            extra = {"sampler": json.dumps({"seed": cfg.seed, "next_epoch": epoch + 1})}
+            if baseline is not None:
+                extra |= {"baseline": unwrap(baseline).state_dict(), "baseline_optimizer": baseline_optimizer.state_dict()}
+            checkpoint = to_ray_checkpoint(model=model, optimizer=optimizer, epoch=epoch, history=history,
+                                           config=loop_config["train"], extra=extra)
+            tracking.log_metrics(run_id, metrics, step=epoch)
+        ray.train.report(metrics, checkpoint=checkpoint)
+
+    if start_epoch >= cfg.epochs:  # already finished: hand back its final metrics
+        report(history[-1], cfg.epochs - 1)
+        return
+    for epoch in range(start_epoch, cfg.epochs):
+        groups = group_dataset(cfg.data, selection=cfg.selection, held_out=cfg.held_out, seed=cfg.seed,
+                               epoch=epoch, image_size=cfg.model.image_size, worker=(rank, world))
+        generator = torch.Generator(device=device).manual_seed(cfg.seed * 10_000 + epoch * 100 + rank)
+        metrics = train_one_epoch(objective, optimizer, baseline, baseline_optimizer, groups, cfg,
+                                  epoch=epoch, device=device, generator=generator)
+        history.append(metrics)
+        report(metrics, epoch)
+
+
+def train_one_epoch(
+    objective: torch.nn.Module, optimizer: torch.optim.Optimizer,
+    baseline: torch.nn.Module | None, baseline_optimizer: torch.optim.Optimizer | None,
+    groups: ray.data.Dataset, cfg: GZSNetTrainConfig, *, epoch: int, device: torch.device,
+    generator: torch.Generator,
+) -> dict[str, float]:
+    objective.train()
+    attributes = cfg.model.attributes
+    weights = cfg.loss
+    names = [n for n in ("reconstruction", "swap", "cycle", "neighbour_decode") if getattr(weights, n) > 0]
+    names = ["total", *names, *(f"swap/{a}" for a in attributes if weights.swap > 0)]
+    if baseline is not None:
+        baseline.train()
+        names += ["ae_ds/total", "ae_ds/reconstruction", "ae_ds/classification", "ae_ds/accuracy"]
+    # Sums over this worker's groups of each term (times the batch's groups), then the group count.
+    totals = torch.zeros(len(names) + 1, dtype=torch.float64, device=device)
+    batches = iter(groups.iter_torch_batches(
+        batch_size=cfg.groups_per_batch, device=device,
+        dtypes={"images": torch.float32, "labels": torch.int64, "index": torch.int64},
+        local_shuffle_buffer_size=cfg.shuffle_buffer_groups or None,
+        local_shuffle_seed=cfg.seed * 1000 + epoch if cfg.shuffle_buffer_groups else None,
+    ))
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.mixed_precision == "bf16")
+    start, step = time.perf_counter(), 0
+    while True:
+        batch = next(batches, None) if not cfg.max_steps_per_epoch or step < cfg.max_steps_per_epoch else None
+        ready = torch.tensor([float(batch is not None)], device=device)
+        dist.all_reduce(ready, op=dist.ReduceOp.MIN)  # every rank stops when the first runs out
+        if not ready.item():
+            break
+        images, labels = batch["images"], batch["labels"]  # (G, 1 + A, 3, H, W), (G, 1 + A, A)
+        with autocast:
+            terms = objective(images, generator=generator, labels=labels)
+        optimizer.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        optimizer.step()
+        if baseline is not None:
+            with autocast:
+                baseline_terms = baseline(images.flatten(0, 1), labels.flatten(0, 1), cfg.ae_ds_classifier_weight)
+            baseline_optimizer.zero_grad(set_to_none=True)
+            baseline_terms["total"].backward()
+            baseline_optimizer.step()
+            terms |= {f"ae_ds/{k}": v for k, v in baseline_terms.items()}
+        n = images.shape[0]
+        totals += torch.stack([*(terms[k].detach().double() * n for k in names),
+                               torch.tensor(float(n), dtype=torch.float64, device=device)])
+        step += 1
+    dist.all_reduce(totals)  # global means over every worker's groups
+    seconds = time.perf_counter() - start
+    count = max(totals[-1].item(), 1.0)
+    images = count * (1 + len(attributes))
+    return {
+        "epoch": epoch,
+        **{name: totals[i].item() / count for i, name in enumerate(names)},
+        "groups": count,
+        "images": images,
+        "images_per_s": images / seconds,
+        "epoch_s": seconds,
+    }
+
+
+def loop_config_for(cfg: GZSNetTrainConfig, *, num_values: tuple[int, ...], mlflow_run_id: str) -> dict[str, Any]:
+    """What the driver sends to every worker: the resolved config as plain data."""
+    return {"train": to_dict(cfg), "num_values": list(num_values), "mlflow_run_id": mlflow_run_id}
