@@ -182,3 +182,20 @@ def test_held_out_pairs_are_seeded_and_keep_every_value():
     assert len(colours) == 45 and (colours[:, 0] != colours[:, 1]).all()
     with pytest.raises(ConfigError, match="lower the fraction"):
         held_out_pairs(HeldOutConfig(fraction=0.9), {"spec": SPEC.to_dict()})
+
+
+def test_workers_split_the_shards_and_the_order_changes_by_epoch(data_dir):
+    def centres(rank, epoch):
+        ds = group_dataset(data_dir, held_out=HELD_OUT, seed=7, epoch=epoch, worker=(rank, 2))
+        return {int(i) for b in ds.iter_batches(batch_size=None, batch_format="numpy") for i in b["index"][:, 0]}
+
+    def shards(indices):  # (letter block, font block) = the shard of a row, 2 letters and 2 fonts per shard
+        values = decode_index(SPEC, np.array(sorted(indices)))
+        return set(zip(values[0] // 2, values[4] // 2))
+
+    epoch0, epoch1 = [centres(rank, 0) for rank in (0, 1)], [centres(rank, 1) for rank in (0, 1)]
+    assert not shards(epoch0[0]) & shards(epoch0[1]) and len(shards(epoch0[0])) == 2
+    assert epoch0[0] | epoch0[1] == epoch1[0] | epoch1[1]  # every centre once per epoch, whoever has it
+    assert shards(epoch0[0]) != shards(epoch1[0])  # the seeded shard order moved between workers
+    with pytest.raises(DataError, match="fewer than the 5 worker"):
+        group_dataset(data_dir, seed=7, worker=(0, 5))

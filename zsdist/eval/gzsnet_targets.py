@@ -79,7 +79,9 @@ def nearest_neighbours(train: np.ndarray, targets: np.ndarray, rng: np.random.Ge
 
 
 def _row_keys(values: np.ndarray) -> np.ndarray:
-    # Value positions are < 2**12 here (52 letters, 100 fonts), so 4 of them pack into one int64.
+    # Value positions below 2**12 (52 letters, 100 fonts here): up to 5 of them pack into one int64.
+    if values.size and (values.max() >= 2**12 or values.shape[1] > 5):
+        raise ValueError("row keys pack at most 5 attributes of at most 4096 values each")
     keys = np.zeros(len(values), np.int64)
     for column in values.T:
         keys = (keys << 12) | column.astype(np.int64)

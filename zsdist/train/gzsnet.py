@@ -87,7 +87,9 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     if not cfg.use_gpu:
         torch.set_num_threads(1)  # 2 threads per worker on 2 cores ran ~10x slower
     # This worker drives its own Ray Data pipeline: keep its group order the same on every run.
-    ray.data.DataContext.get_current().execution_options.preserve_order = True
+    data_context = ray.data.DataContext.get_current()
+    data_context.execution_options.preserve_order = True
+    data_context.enable_progress_bars = False  # one bar per worker and epoch would flood the driver's log
 
     torch.manual_seed(cfg.seed)  # same init on every rank (DDP also broadcasts rank 0's weights)
     model = GZSNet(cfg.model).to(device)
@@ -185,7 +187,9 @@ def train_one_epoch(
     seconds = time.perf_counter() - start
     count = max(totals[-1].item(), 1.0)
     images = count * (1 + len(attributes))
+    memory = {"gpu_max_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30} if device.type == "cuda" else {}
     return {
+        **memory,
         "epoch": epoch,
         **{name: totals[i].item() / count for i, name in enumerate(names)},
         "groups": count,

@@ -1,0 +1,125 @@
+"""GZS-Net on Ray Train: a 2-worker gloo DDP run on a tiny Fonts slice, MLflow logging, resume,
+determinism, and the zero-shot evaluation's numbers being finite and logged."""
+
+import json
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from datagen.errors import ConfigError
+from datagen.run_fonts import generate_fonts
+from datagen.spec.fonts import FontsSpec
+from zsdist import tracking
+from zsdist.config import load_config
+from zsdist.data.heldout import HeldOutConfig
+from zsdist.eval.gzsnet_eval import SynthesisEvalConfig
+from zsdist.models.gzsnet import PRESETS
+from zsdist.pipelines import gzsnet
+from zsdist.train.checkpoint import load_state
+from zsdist.train.gzsnet import GZSNetTrainConfig
+
+# 4 letters x 3 sizes x 10 x 10 colours x 4 fonts at 32 px: 4 shards of 2 letters x 2 fonts.
+SPEC = FontsSpec(letters="ABgj", font_ids=(0, 3, 17, 42), letters_per_shard=2, fonts_per_shard=2, resolution=32)
+# (size, font) pairs: with 2 letters and fonts per shard a (letter, font) hold-out costs whole centres.
+HELD_OUT = HeldOutConfig(pairs=("size", "font"), fraction=0.25, seed=0)
+
+
+@pytest.fixture(scope="module")
+def fonts_data(tmp_path_factory, ray_cluster):
+    out = tmp_path_factory.mktemp("fonts-data")
+    generate_fonts(SPEC, out, num_workers=2, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("workspace")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("ZSDIST_HOME", str(root))
+    patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+    yield root
+    patch.undo()
+
+
+def config(data, **overrides) -> GZSNetTrainConfig:
+    base = GZSNetTrainConfig(data=str(data), model=PRESETS["tiny"], held_out=HELD_OUT, epochs=2,
+                             groups_per_batch=4, max_steps_per_epoch=3, lr=2e-3, seed=3)
+    return replace(base, **overrides)
+
+
+def metric_steps(run_id: str, key: str) -> list[int]:
+    return sorted(m.step for m in MlflowClient(tracking.tracking_uri()).get_metric_history(run_id, key))
+
+
+def test_ddp_run_logs_every_term_resumes_and_repeats(fonts_data, workspace):
+    run_id, checkpoint, final = gzsnet.train(config(fonts_data, run_name="ddp"))
+    assert final["epoch"] == 1
+    assert final["groups"] == 2 * 3 * 4  # 2 workers x 3 steps x 4 groups
+    first = load_state(checkpoint)
+    assert [h["epoch"] for h in first["history"]] == [0, 1]
+    assert json.loads(first["sampler"]) == {"seed": 3, "next_epoch": 2}
+    assert "baseline" in first and "baseline_optimizer" in first
+
+    run = MlflowClient(tracking.tracking_uri()).get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["held_out.pairs"] == "['size', 'font']" and run.data.params["held_out.count"] == "3"
+    for term in ("total", "reconstruction", "swap", "cycle", "swap/letter", "swap/font", "ae_ds/total",
+                 "ae_ds/classification", "images_per_s"):
+        assert metric_steps(run_id, term) == [0, 1], term
+    held_out = json.loads((workspace / "mlartifacts").glob(f"*/{run_id}/artifacts/held_out.json").__next__()
+                          .read_text())
+    assert held_out["count"] == 3 and len(held_out["names"]) == 3
+
+    # The same config under another name gives the same losses (CPU, seeded sampler and init).
+    _, _, twin = gzsnet.train(config(fonts_data, run_name="twin"))
+    assert twin["total"] == final["total"] and twin["ae_ds/total"] == final["ae_ds/total"]
+
+    # Same run name, one more epoch: continues at epoch 2 with the first two epochs untouched.
+    run_id_again, checkpoint, resumed_final = gzsnet.train(config(fonts_data, run_name="ddp", epochs=3))
+    resumed = load_state(checkpoint)
+    assert run_id_again == run_id and resumed_final["epoch"] == 2
+    assert resumed["history"][:2] == first["history"] and len(resumed["history"]) == 3
+    assert metric_steps(run_id, "total") == [0, 1, 2]
+
+
+def test_evaluation_numbers_are_finite_and_logged(fonts_data, workspace):
+    gzsnet.train(config(fonts_data, run_name="scored", epochs=1))
+    eval_cfg = gzsnet.GZSNetEvalConfig(run_name="scored",
+                                       synthesis=SynthesisEvalConfig(max_targets=24, probe_images=200, grid_targets=4))
+    run_id, metrics, out_dir = gzsnet.evaluate(eval_cfg)
+    assert metrics["targets"] == 24
+    for method in ("gzsnet", "ae_ds", "nn"):
+        for score in ("mse", "psnr", "ssim"):
+            assert math.isfinite(metrics[f"{method}/{score}"]), (method, score)
+        # Held-out (size, font) pairs: a base differing in size or font alone exists, in nothing else.
+        assert f"{method}/edit_size/psnr" in metrics and f"{method}/edit_font/psnr" in metrics
+        assert f"{method}/edit_letter/psnr" not in metrics
+    assert metrics["gzsnet_minus_nn/psnr_db"] == pytest.approx(metrics["gzsnet/psnr"] - metrics["nn/psnr"])
+    assert metrics["gzsnet_minus_ae_ds/edit_font/psnr_db"] == pytest.approx(
+        metrics["gzsnet/edit_font/psnr"] - metrics["ae_ds/edit_font/psnr"])
+    for name in ("gzsnet", "ae_ds"):
+        assert np.isfinite([metrics[f"coprediction/{name}/diagonal_mean"],
+                            metrics[f"coprediction/{name}/off_diagonal_mean"]]).all()
+
+    client = MlflowClient(tracking.tracking_uri())
+    logged = client.get_run(run_id).data.metrics
+    assert logged["eval/gzsnet/psnr"] == pytest.approx(metrics["gzsnet/psnr"])
+    artifacts = {f.path for f in client.list_artifacts(run_id, "eval")}
+    assert {"eval/synthesis_grid.png", "eval/coprediction_gzsnet.png", "eval/edit_font_grid.png",
+            "eval/synthesis.json"} <= artifacts
+    summary = json.loads((out_dir / "synthesis.json").read_text())
+    assert len(summary["targets"]) == 24 and summary["held_out"]["pairs"] == ["size", "font"]
+
+
+def test_model_section_defaults_to_the_cpu64_preset_and_bad_input_is_one_line(fonts_data, workspace, tmp_path):
+    cfg = load_config(GZSNetTrainConfig, overrides={"model.image_size": "32", "model.downsamplings": "2"})
+    assert cfg.model.base_width == PRESETS["cpu64"].base_width and cfg.model.image_size == 32
+    with pytest.raises(ConfigError, match="groups_per_batch must be >= 1"):
+        GZSNetTrainConfig(groups_per_batch=0)
+    with pytest.raises(ConfigError, match="cannot be read from a 32 px dataset"):
+        gzsnet.train(config(fonts_data, model=PRESETS["cpu64"]))
+    with pytest.raises(ConfigError, match="no dataset given"):
+        gzsnet.train(GZSNetTrainConfig())
