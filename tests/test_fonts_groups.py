@@ -133,15 +133,19 @@ def test_selection_filters_rows_inside_the_shards(data_dir):
     assert len(got["index"]) == 2 * 2 * 90 * 4  # both letters and sizes still pair up: nobody skipped
 
 
-def test_batches_respect_the_byte_limit_and_a_mixed_block_is_refused(data_dir):
+def test_batches_respect_the_byte_limit(data_dir):
     path = dataset_files(data_dir)[0]
     one_group = (1 + A) * 3 * 32 * 32 * 4
     batches = list(groups_from_block(pq.read_table(path), seed=0, epoch=0, max_batch_bytes=100 * one_group))
     assert max(len(b["index"]) for b in batches) == 100 and sum(len(b["index"]) for b in batches) == 2 * 3 * 90 * 2
-    mixed = pa.concat_tables(pq.read_table(p) for p in dataset_files(data_dir)[:2])
-    mixed = mixed.append_column("path", pa.array([str(path)] * 1200 + ["other"] * 1200))
-    with pytest.raises(DataError, match="mixes shards"):
-        list(groups_from_block(mixed, seed=0, epoch=0))
+
+
+def test_downscaled_groups_are_box_averages(data_dir):
+    full = next(groups_from_block(pq.read_table(dataset_files(data_dir)[0]), seed=0, epoch=0))
+    half = next(groups_from_block(pq.read_table(dataset_files(data_dir)[0]), seed=0, epoch=0, downscale=2))
+    assert half["images"].shape[-2:] == (16, 16) and np.array_equal(half["index"][: len(full["index"])], full["index"])
+    boxes = full["images"][:4].reshape(4, 1 + A, 3, 16, 2, 16, 2).mean(axis=(4, 6))
+    assert np.allclose(half["images"][:4], boxes, atol=1e-5)
 
 
 def brute_force_has_partners(attrs: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ determinism, and the zero-shot evaluation's numbers being finite and logged."""
 import json
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,7 +55,7 @@ def metric_steps(run_id: str, key: str) -> list[int]:
     return sorted(m.step for m in MlflowClient(tracking.tracking_uri()).get_metric_history(run_id, key))
 
 
-def test_ddp_run_logs_every_term_resumes_and_repeats(fonts_data, workspace):
+def test_ddp_run_logs_every_term_resumes_and_repeats(fonts_data, workspace, tmp_path):
     run_id, checkpoint, final = gzsnet.train(config(fonts_data, run_name="ddp"))
     assert final["epoch"] == 1
     assert final["groups"] == 2 * 3 * 4  # 2 workers x 3 steps x 4 groups
@@ -69,8 +70,8 @@ def test_ddp_run_logs_every_term_resumes_and_repeats(fonts_data, workspace):
     for term in ("total", "reconstruction", "swap", "cycle", "swap/letter", "swap/font", "ae_ds/total",
                  "ae_ds/classification", "images_per_s"):
         assert metric_steps(run_id, term) == [0, 1], term
-    held_out = json.loads((workspace / "mlartifacts").glob(f"*/{run_id}/artifacts/held_out.json").__next__()
-                          .read_text())
+    held_out = json.loads(Path(MlflowClient(tracking.tracking_uri()).download_artifacts(
+        run_id, "held_out.json", str(tmp_path))).read_text())
     assert held_out["count"] == 3 and len(held_out["names"]) == 3
 
     # The same config under another name gives the same losses (CPU, seeded sampler and init).

@@ -6,8 +6,7 @@ attribute k's value with the centre and differs from it in all four others.
 Guarantee: every group is formed from the rows of ONE shard. The dataset's shards are sub-grids
 built so that, inside each, every non-blank image has such a partner for every attribute
 (datagen/spec/fonts.py, partner_guarantee_holds). So no global index or cross-shard lookup is
-needed, and each shard is one Ray Data block (group_dataset reads one block per file and checks
-the block's path). With the full shard available, every non-blank row becomes a centre exactly
+needed: group_dataset hands each Ray Data transform call exactly one shard file, read whole. With the full shard available, every non-blank row becomes a centre exactly
 once per epoch. Rows removed before grouping (held-out combinations, a selection's row filter) may
 remove a centre's only partners; such centres are skipped, so a group never contains them and
 skipped = eligible rows - groups.
@@ -26,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pds
+import pyarrow.parquet as pq
 import ray.data
 
 from datagen.errors import DataError
@@ -42,6 +42,7 @@ _REJECTION_ROUNDS = 24
 # float32 groups, so a block's groups leave the worker in several batches instead.
 MAX_BATCH_BYTES = 64 * 2**20
 _EVERYTHING = FontsSelection()
+_COLUMNS = ["image", "index", *ATTRIBUTES, "blank"]
 
 
 def _partners(attrs: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -96,8 +97,6 @@ def groups_from_block(batch: pa.Table, *, seed: int, epoch: int, row_filter: pds
     held_out_pairs over held_out_attributes; row_filter is a selection's (selected_files); downscale
     box-averages the stored images by that factor per side (H = resolution / downscale).
     """
-    if "path" in batch.column_names and pc.count_distinct(batch.column("path")).as_py() > 1:
-        raise DataError("a Ray Data block mixes shards: groups would break the per-shard partner guarantee")
     if not batch.num_rows:
         return
     # Before any filtering, so the seed is a property of the shard alone.
@@ -148,15 +147,21 @@ def group_dataset(data_dir: str | Path, *, selection: FontsSelection = _EVERYTHI
     resolution = description["spec"]["resolution"]
     downscale = downscale_factor(resolution, image_size or resolution)
     held = held_out_pairs(held_out, description) if held_out is not None else None
-    # One read task per file, and shards (<1 MB at 64 px, a few MB at 128 px) stay far below the
-    # target block size, so each block is one whole shard; the path column lets the transform check.
-    ds = ray.data.read_parquet([str(f) for f in files], columns=["image", "index", *ATTRIBUTES, "blank"],
-                               override_num_blocks=len(files), include_paths=True)
-    return ds.map_batches(
-        groups_from_block,
+    # One row per shard file, one block per row: each transform call reads and groups exactly one shard.
+    # (Reading the files here instead of with ray.data.read_parquet also skips its per-dataset size
+    # sampling, a few seconds per epoch and worker.)
+    paths = ray.data.from_items([{"path": str(f)} for f in files], override_num_blocks=len(files))
+    return paths.map_batches(
+        _groups_of_shards,
         fn_kwargs={"seed": seed, "epoch": epoch, "row_filter": row_filter, "held_out": held,
                    "held_out_attributes": held_out.pairs if held_out is not None else HeldOutConfig.pairs,
                    "image_dtype": image_dtype, "downscale": downscale},
-        batch_size=None,  # the whole block = the whole shard: partners are looked up in it
+        batch_size=1,
         batch_format="pyarrow",
     )
+
+
+def _groups_of_shards(paths: pa.Table, **kwargs) -> Iterator[dict[str, np.ndarray]]:
+    for path in paths.column("path").to_pylist():
+        yield from groups_from_block(pq.read_table(path, columns=_COLUMNS), **kwargs)
+
