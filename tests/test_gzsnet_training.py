@@ -17,7 +17,7 @@ from ray.util.state import list_actors
 
 from datagen.errors import ConfigError
 from datagen.run_fonts import generate_fonts
-from datagen.spec.fonts import FontsSpec
+from datagen.spec.fonts import ATTRIBUTES, FontsSpec
 from zsdist import tracking
 from zsdist.config import load_config
 from zsdist.data.heldout import HeldOutConfig
@@ -68,6 +68,8 @@ def test_ddp_run_logs_every_term_resumes_and_repeats(fonts_data, workspace, tmp_
     assert [h["epoch"] for h in first["history"]] == [0, 1]
     assert json.loads(first["sampler"]) == {"seed": 3, "next_epoch": 2}
     assert "baseline" in first and "baseline_optimizer" in first
+    # Chunk k was trained against partner slot k: both follow the dataset's attribute columns.
+    assert tuple(first["config"]["model"]["attributes"]) == ATTRIBUTES
 
     run = MlflowClient(tracking.tracking_uri()).get_run(run_id)
     assert run.info.status == "FINISHED"
@@ -163,5 +165,7 @@ def test_model_section_defaults_to_the_cpu64_preset_and_bad_input_is_one_line(fo
         GZSNetTrainConfig(groups_per_batch=0)
     with pytest.raises(ConfigError, match="cannot be read from a 32 px dataset"):
         gzsnet.train(config(fonts_data, model=PRESETS["cpu64"]))
+    with pytest.raises(ConfigError, match="must follow the dataset's order"):
+        replace(config(fonts_data), model=replace(PRESETS["tiny"], attributes=tuple(reversed(ATTRIBUTES))))
     with pytest.raises(ConfigError, match="no dataset given"):
         gzsnet.train(GZSNetTrainConfig())

@@ -69,12 +69,14 @@ def evaluate_checkpoint(checkpoint_dir: Path, data_dir: Path, out_dir: Path,
     spec = FontsSpec.from_dict(description["spec"])
     factor = downscale_factor(spec.resolution, train_cfg.model.image_size)
     torch.manual_seed(cfg.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     models = {"gzsnet": GZSNet(train_cfg.model)}
     models["gzsnet"].load_state_dict(state["model"])
     if "baseline" in state:
         baseline = AEDS(train_cfg.model, spec.shape)
         baseline.load_state_dict(state["baseline"])
         models["ae_ds"] = baseline.autoencoder
+    models = {name: model.to(device) for name, model in models.items()}
 
     # Value positions of every selected, non-blank row; training rows are those not held out.
     table = read_fonts_table(data_dir, train_cfg.selection, columns=["index", *ATTRIBUTES])
@@ -193,12 +195,16 @@ def _read_images(data_dir: Path, train_cfg: GZSNetTrainConfig, wanted: np.ndarra
 
 @torch.no_grad()
 def _encode(model: GZSNet, images: torch.Tensor, batch_size: int) -> torch.Tensor:
-    return torch.cat([model.forward_encoder(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
+    """Latents on the CPU; the model runs where its weights are (a GPU when there is one)."""
+    device = next(model.parameters()).device
+    return torch.cat([model.forward_encoder(images[i:i + batch_size].to(device)).cpu()
+                      for i in range(0, len(images), batch_size)])
 
 
 @torch.no_grad()
 def _decode(model: GZSNet, z: torch.Tensor, batch_size: int) -> torch.Tensor:
-    return torch.cat([model.forward_decoder(z[i:i + batch_size]) for i in range(0, len(z), batch_size)])
+    device = next(model.parameters()).device
+    return torch.cat([model.forward_decoder(z[i:i + batch_size].to(device)).cpu() for i in range(0, len(z), batch_size)])
 
 
 def _scores(prefix: str, drawn: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from datagen.errors import ConfigError, DataError
 from datagen.ray_setup import init_ray
 from datagen.shards import dataset_files, read_spec
-from datagen.spec.fonts import FontsSpec
+from datagen.spec.fonts import ATTRIBUTES, FontsSpec
 from zsdist import tracking
 from zsdist.config import flatten, to_dict
 from zsdist.data.fonts import downscale_factor
@@ -57,13 +57,15 @@ def train(cfg: GZSNetTrainConfig) -> tuple[str, Path, dict[str, float]]:
     data_dir = Path(cfg.data).expanduser().resolve()
     dataset_files(data_dir, dataset="fonts")  # every shard is there and whole
     description = read_spec(data_dir, dataset="fonts")
-    if "attributes" not in description:
-        raise DataError(f"{data_dir} holds no attribute metadata: it is not a Fonts dataset (`zsdist datagen fonts`)")
+    if set(description.get("attributes", ())) != set(ATTRIBUTES):
+        raise DataError(f"{data_dir} lacks the Fonts attribute metadata {ATTRIBUTES}: generate it with "
+                        "`zsdist datagen fonts`")
     spec = FontsSpec.from_dict(description["spec"])
     downscale_factor(spec.resolution, cfg.model.image_size)
-    # One latent chunk per attribute the dataset lists, in its order.
+    # One latent chunk per attribute of the dataset, in the order of the group's partner slots (the
+    # dataset's column order; the metadata is a JSON mapping, whose key order is not to be relied on).
     cfg = replace(cfg, data=str(data_dir), storage_path=str(_storage(cfg.storage_path)),
-                  model=with_attributes(cfg.model, tuple(description["attributes"])))
+                  model=with_attributes(cfg.model, ATTRIBUTES))
     held_out = held_out_record(cfg, description)
     init_ray()
     parameters = sum(p.numel() for p in GZSNet(cfg.model).parameters())

@@ -30,6 +30,7 @@ import torch
 import torch.distributed as dist
 
 from datagen.errors import ConfigError
+from datagen.spec.fonts import ATTRIBUTES
 from zsdist import tracking
 from zsdist.config import from_dict, to_dict
 from zsdist.data.fonts import FontsSelection
@@ -66,6 +67,10 @@ class GZSNetTrainConfig:
     storage_path: str = ""  # checkpoints; empty = <workspace>/checkpoints
 
     def __post_init__(self) -> None:
+        if set(self.model.attributes) == set(ATTRIBUTES) and tuple(self.model.attributes) != ATTRIBUTES:
+            # Chunk k is trained against the group's partner slot k, which follows the dataset's columns.
+            raise ConfigError(f"model.attributes must follow the dataset's order {','.join(ATTRIBUTES)} "
+                              f"(got {','.join(self.model.attributes)})")
         for name in ("epochs", "groups_per_batch", "num_workers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1 (got {getattr(self, name)})")
