@@ -1,0 +1,183 @@
+"""Training CADA-VAE on each Ray Train worker: set-up, one epoch, report.
+
+    zsdist train cadavae --data DIR                     # the paper's recipe (100 epochs, batch 50)
+
+`train_loop_per_worker` reads only its shard of the training rows {feature, label} (a Ray Dataset the
+pipeline zsdist/pipelines/cadavae.py builds) and looks each row's class attributes up in the class
+table sent in the loop config. The driver that builds the TorchTrainer is train/driver.py.
+
+Batch semantics: `batch_size` is per worker. The loss is a SUM over the batch by default (the official
+code's scale): with N workers each rank sums over its own batch of `batch_size` rows and DDP AVERAGES
+the gradients over the ranks, so one step follows a per-rank sum. The original scale therefore holds
+with batch 50 per rank, whatever N; one step sees N * 50 rows, so the number of steps per epoch falls
+by N. The logged terms are per-sample means over every worker's rows, for either reduction.
+
+Validation (`validation="pseudo_unseen"`): a seeded fraction of the seen classes is held out of
+training as pseudo-unseen classes, and a seeded 20% of the remaining classes' trainval images as
+validation-seen images; the model trains on the rest only. The pipeline makes that split
+(`zsdist.pipelines.cadavae.roles`) and `zsdist eval cadavae --split validation` scores on it
+without reading the test splits, so hyperparameters can be chosen without test data.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import ray.train
+import ray.train.torch
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from datagen.errors import ConfigError
+from zsdist import tracking
+from zsdist.config import from_dict, to_dict
+from zsdist.models.cadavae import CADAVAE, CADAVAEConfig
+from zsdist.models.cadavae_losses import WarmupConfig, cadavae_losses, loss_weights
+from zsdist.train.checkpoint import load_state, to_ray_checkpoint
+
+TERMS = ("reconstruction", "cross_reconstruction", "kl", "distribution_alignment")
+
+
+@dataclass(kw_only=True)
+class CADAVAETrainConfig:
+    data: str = ""  # the feature dataset directory (from `zsdist datagen xlsa17`)
+    run_name: str = "cadavae"  # names the checkpoints and the MLflow run: same name -> resume
+    experiment: str = "cadavae"
+    model: CADAVAEConfig = field(default_factory=CADAVAEConfig)  # feature/attribute dims: from the data
+    warmup: WarmupConfig = field(default_factory=WarmupConfig)
+    epochs: int = 100
+    batch_size: int = 50  # per worker (see the module docstring)
+    lr: float = 1.5e-4  # Adam with amsgrad, as the paper
+    reduction: Literal["sum", "mean"] = "sum"
+    validation: Literal["none", "pseudo_unseen"] = "none"  # see the module docstring
+    pseudo_unseen_fraction: float = 0.2  # of the seen classes, with validation="pseudo_unseen"
+    seed: int = 0
+    num_workers: int = 2
+    use_gpu: bool = False
+    cpus_per_worker: float = 0.5
+    max_failures: int = 1  # worker failures survived by restarting from the last checkpoint
+    storage_path: str = ""  # checkpoints; empty = <workspace>/checkpoints
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "num_workers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1 (got {getattr(self, name)})")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be > 0 (got {self.lr})")
+        if not 0 < self.pseudo_unseen_fraction < 1:
+            raise ConfigError(f"pseudo_unseen_fraction must lie strictly between 0 and 1 "
+                              f"(got {self.pseudo_unseen_fraction})")
+        if self.cpus_per_worker < 0 or self.max_failures < 0:
+            raise ConfigError("cpus_per_worker and max_failures must be >= 0")
+        if not self.run_name or "/" in self.run_name:
+            raise ConfigError(f"run_name must be a non-empty name without '/' (got {self.run_name!r})")
+
+
+class CADAVAEObjective(nn.Module):
+    """The model and its reduction as one module whose forward is cadavae_losses.
+
+    Training wraps this (not CADAVAE) in DDP: DDP synchronises the gradients of whatever its forward
+    ran, and the losses call both encoders and both decoders.
+    """
+
+    def __init__(self, model: CADAVAE, reduction: Literal["sum", "mean"]) -> None:
+        super().__init__()
+        self.model = model
+        self.reduction = reduction
+
+    def forward(self, x: torch.Tensor, a: torch.Tensor, weights: dict[str, float], *,
+                generator: torch.Generator) -> dict[str, torch.Tensor]:
+        return cadavae_losses(self.model, x, a, weights, generator=generator, reduction=self.reduction)
+
+
+def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
+    cfg = from_dict(CADAVAETrainConfig, loop_config["train"])
+    rank = ray.train.get_context().get_world_rank()
+    device = ray.train.torch.get_device()
+    if not cfg.use_gpu:
+        torch.set_num_threads(1)  # 2 threads per worker on 2 cores ran ~10x slower
+    attributes = torch.tensor(loop_config["attributes"], dtype=torch.float32, device=device)  # (C, d)
+
+    torch.manual_seed(cfg.seed)  # same init on every rank (DDP also broadcasts rank 0's weights)
+    model = CADAVAE(cfg.model).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, amsgrad=True)
+    start_epoch, history = 0, []
+    if checkpoint := ray.train.get_checkpoint():
+        with checkpoint.as_directory() as directory:
+            state = load_state(directory, map_location=device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch, history = state["epoch"] + 1, state["history"]
+    objective = ray.train.torch.prepare_model(CADAVAEObjective(model, cfg.reduction))
+    shard = ray.train.get_dataset_shard("train")
+    run_id = loop_config["mlflow_run_id"]
+
+    def report(metrics: dict[str, float], epoch: int) -> None:
+        # Every rank reports (it is a barrier); rank 0 alone writes the checkpoint and logs.
+        checkpoint = None
+        if rank == 0:
+            checkpoint = to_ray_checkpoint(model=model, optimizer=optimizer, epoch=epoch,
+                                           history=history, config=loop_config["train"])
+            tracking.log_metrics(run_id, metrics, step=epoch)
+        ray.train.report(metrics, checkpoint=checkpoint)
+
+    if start_epoch >= cfg.epochs:  # already finished: hand back its final metrics
+        report(history[-1], cfg.epochs - 1)
+        return
+    for epoch in range(start_epoch, cfg.epochs):
+        # A CPU generator draws the same latents on any device (see CADAVAE.reparameterize).
+        generator = torch.Generator().manual_seed(cfg.seed * 10_000 + epoch * 100 + rank)
+        metrics = train_one_epoch(objective, optimizer, shard, attributes, cfg, epoch, device, generator)
+        history.append(metrics)
+        report(metrics, epoch)
+
+
+def train_one_epoch(
+    objective: nn.Module, optimizer: torch.optim.Optimizer, shard: Any, attributes: torch.Tensor,
+    cfg: CADAVAETrainConfig, epoch: int, device: torch.device, generator: torch.Generator,
+) -> dict[str, float]:
+    objective.train()
+    weights = loss_weights(epoch, cfg.warmup)
+    names = ("total", *TERMS)
+    # Per-sample sums over this worker's rows of every term, then the row count.
+    totals = torch.zeros(len(names) + 1, dtype=torch.float64, device=device)
+    batches = iter(shard.iter_torch_batches(
+        batch_size=cfg.batch_size, device=device, dtypes={"feature": torch.float32, "label": torch.int64},
+        # The pipeline shuffles the rows once; this mixes them again every epoch within ~20 batches.
+        local_shuffle_buffer_size=20 * cfg.batch_size, local_shuffle_seed=cfg.seed * 1000 + epoch,
+    ))
+    start = time.perf_counter()
+    while True:
+        batch = next(batches, None)
+        ready = torch.tensor([float(batch is not None)], device=device)
+        dist.all_reduce(ready, op=dist.ReduceOp.MIN)  # equal step counts on every rank, or DDP hangs
+        if not ready.item():
+            break
+        x, a = batch["feature"], attributes[batch["label"]]  # (B, D), (B, d)
+        terms = objective(x, a, weights, generator=generator)
+        optimizer.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        optimizer.step()
+        n = x.shape[0]
+        scale = 1.0 if cfg.reduction == "sum" else float(n)  # back to sums over the batch
+        totals += torch.stack([*(terms[k].detach().double() * scale for k in names),
+                               torch.tensor(float(n), dtype=torch.float64, device=device)])
+    dist.all_reduce(totals)  # global per-sample means over every worker's rows
+    seconds = time.perf_counter() - start
+    count = max(totals[-1].item(), 1.0)
+    return {
+        "epoch": epoch,
+        "loss": totals[0].item() / count,
+        **{name: totals[1 + i].item() / count for i, name in enumerate(TERMS)},
+        **weights,
+        "samples": count,
+        "samples_per_s": count / seconds,
+    }
+
+
+def loop_config_for(cfg: CADAVAETrainConfig, *, attributes: list[list[float]], mlflow_run_id: str) -> dict[str, Any]:
+    """What the driver sends to every worker: the resolved config and the (C, d) class attribute table."""
+    return {"train": to_dict(cfg), "attributes": attributes, "mlflow_run_id": mlflow_run_id}
