@@ -20,7 +20,7 @@ from datagen.errors import ConfigError
 from zsdist import tracking
 from zsdist.data.features import read_feature_dataset, write_feature_dataset
 from zsdist.eval.latent_classifier import ClassifierConfig
-from zsdist.models.cadavae import CADAVAEConfig
+from zsdist.models.cadavae import CADAVAE, CADAVAEConfig
 from zsdist.models.cadavae_losses import WarmupConfig
 from zsdist.pipelines import cadavae
 from zsdist.train.cadavae import CADAVAETrainConfig
@@ -129,6 +129,11 @@ def test_validation_split_holds_out_classes_and_images_from_training(feature_dat
     assert np.array_equal(again.train_rows, split.train_rows) and np.array_equal(again.unseen, split.unseen)
     test = cadavae.roles(data, cfg, validation=False)
     assert list(test.unseen) == list(range(SEEN, CLASSES)) and len(test.train_rows) == SEEN * 60
+    # The scores run on the validation roles alone (an untrained model: only the plumbing is checked).
+    model = CADAVAE(replace(cfg.model, feature_dim=FEATURES, attribute_dim=ATTRIBUTES))
+    metrics = cadavae.scores(model, data, split, replace(CLASSIFIER, epochs=2), shots=(3,))
+    assert set(metrics) == {"S", "U", "H", "zsl_accuracy", "fewshot_3/S", "fewshot_3/U", "fewshot_3/H"}
+    assert all(0 <= v <= 1 for v in metrics.values()), metrics
 
 
 def test_bad_configs_are_one_line_errors():

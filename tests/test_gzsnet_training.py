@@ -74,7 +74,7 @@ def test_ddp_run_logs_every_term_resumes_and_repeats(fonts_data, workspace, tmp_
     run = MlflowClient(tracking.tracking_uri()).get_run(run_id)
     assert run.info.status == "FINISHED"
     assert run.data.params["held_out.pairs"] == "['size', 'font']" and run.data.params["held_out.count"] == "3"
-    for term in ("total", "reconstruction", "swap", "cycle", "swap/letter", "swap/font", "ae_ds/total",
+    for term in ("total", "reconstruction", "swap", "neighbour_decode", "swap/letter", "swap/font", "ae_ds/total",
                  "ae_ds/classification", "images_per_s"):
         assert metric_steps(run_id, term) == [0, 1], term
     held_out = json.loads(Path(MlflowClient(tracking.tracking_uri()).download_artifacts(
