@@ -55,3 +55,9 @@ def test_help_lists_the_subcommands():
     assert result.returncode == 0
     for command in ("datagen", "train", "eval", "demo"):
         assert command in result.stdout
+
+
+def test_xlsa17_import_of_a_missing_directory_is_one_line(tmp_path):
+    result = zsdist("datagen", "xlsa17", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "att_splits.mat is missing" in result.stderr

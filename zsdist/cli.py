@@ -7,6 +7,9 @@
     zsdist eval polar-vae --run_name polar-vae
     zsdist train gzsnet --data DIR --config configs/gzsnet_cpu.yaml   # GZS-Net + AE+DS on Fonts
     zsdist eval gzsnet --run_name gzsnet-cpu    # zero-shot synthesis vs ground truth, baselines, probes
+    zsdist datagen xlsa17 DIR --out OUT          # res101.mat + att_splits.mat -> the feature-dataset format
+    zsdist train cadavae --data OUT [--epochs 100]
+    zsdist eval cadavae --run_name cadavae       # S, U, H, ZSL and few-shot accuracy
     zsdist demo            # generate, train 2 DDP workers for a few minutes, evaluate, print results
 
 Config precedence: dataclass defaults < --config file (YAML or JSON) < flags. Bad input exits with
@@ -25,8 +28,10 @@ from datagen.spec.polar import PolarSpec
 from datagen.verify import verify_dataset
 from zsdist import tracking
 from zsdist.config import add_config_flags, flags_to_overrides, load_config
-from zsdist.pipelines import fonts, gzsnet, polar
+from zsdist.data.xlsa17 import import_xlsa17
+from zsdist.pipelines import cadavae, fonts, gzsnet, polar
 from zsdist.pipelines.demo import DEMO_TRAIN_DEFAULTS, run_demo
+from zsdist.train.cadavae import CADAVAETrainConfig
 from zsdist.train.gzsnet import GZSNetTrainConfig
 from zsdist.train.polar_vae import PolarTrainConfig
 from zsdist.workspace import use_job_workspace
@@ -81,6 +86,25 @@ def _eval_gzsnet(args: argparse.Namespace) -> None:
           f"see them with: {tracking.ui_hint()}")
 
 
+def _datagen_xlsa17(args: argparse.Namespace) -> None:
+    out = import_xlsa17(args.dir, args.out)
+    print(f"feature dataset in {out}")
+
+
+def _train_cadavae(args: argparse.Namespace) -> None:
+    cfg = load_config(CADAVAETrainConfig, file=args.config, overrides=flags_to_overrides(args))
+    run_id, checkpoint, metrics = cadavae.train(cfg)
+    print(f"run '{cfg.run_name}' (MLflow run {run_id}) finished epoch {int(metrics['epoch'])}: "
+          f"loss {metrics['loss']:.2f}; checkpoint {checkpoint}")
+
+
+def _eval_cadavae(args: argparse.Namespace) -> None:
+    cfg = load_config(cadavae.CADAVAEEvalConfig, file=args.config, overrides=flags_to_overrides(args))
+    metrics = cadavae.evaluate(cfg)
+    print(f"evaluation of '{cfg.run_name}' ({cfg.split}):\n" + "\n".join(
+        f"  {name:<16} {value:.4f}" for name, value in metrics.items()) + f"\nsee them with: {tracking.ui_hint()}")
+
+
 def _demo(args: argparse.Namespace) -> None:
     overrides = {**DEMO_TRAIN_DEFAULTS, **flags_to_overrides(args)}
     run_demo(load_config(PolarTrainConfig, file=args.config, overrides=overrides))
@@ -111,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--fonts_dir", default="", help="directory holding the manifest's font files")
     sub.add_argument("--accept_font_checksums", action="store_true",
                      help="warn instead of failing when a font file's sha256 differs from the manifest")
+    sub = command(datagen, "xlsa17", _datagen_xlsa17,
+                  "import an xlsa17 dataset (res101.mat + att_splits.mat) into the feature-dataset format")
+    sub.add_argument("dir", help="the directory holding res101.mat and att_splits.mat")
+    sub.add_argument("--out", required=True, help="output directory")
     sub = command(datagen, "verify", _datagen_verify, "check a dataset's shards, counts and checksums")
     sub.add_argument("dir")
 
@@ -118,11 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
     command(train, "polar-vae", _train_polar, "train the polar VAE (DDP on Ray Train)", PolarTrainConfig)
     command(train, "gzsnet", _train_gzsnet, "train GZS-Net and its AE+DS baseline on Fonts (DDP on Ray Train)",
             GZSNetTrainConfig)
+    command(train, "cadavae", _train_cadavae, "train CADA-VAE on a feature dataset (DDP on Ray Train)",
+            CADAVAETrainConfig)
     evaluate = commands.add_parser("eval", help="evaluate a trained run").add_subparsers(dest="model", required=True)
     command(evaluate, "polar-vae", _eval_polar, "score a polar VAE run inside vs outside the hole",
             polar.PolarEvalConfig)
     command(evaluate, "gzsnet", _eval_gzsnet, "zero-shot synthesis of held-out Fonts combinations vs baselines",
             gzsnet.GZSNetEvalConfig)
+    command(evaluate, "cadavae", _eval_cadavae, "GZSL S/U/H, ZSL and few-shot accuracy of a CADA-VAE run",
+            cadavae.CADAVAEEvalConfig)
     command(commands, "demo", _demo, "the polar study end to end: datagen, 2-worker training, evaluation",
             PolarTrainConfig)
     return parser
