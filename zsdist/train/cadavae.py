@@ -32,11 +32,11 @@ import torch.distributed as dist
 from torch import nn
 
 from datagen.errors import ConfigError
-from zsdist import tracking
 from zsdist.config import from_dict, to_dict
 from zsdist.models.cadavae import CADAVAE, CADAVAEConfig
 from zsdist.models.cadavae_losses import WarmupConfig, cadavae_losses, loss_weights
 from zsdist.train.checkpoint import load_state, to_ray_checkpoint
+from zsdist.train.epochs import lockstep, report_epoch
 
 TERMS = ("reconstruction", "cross_reconstruction", "kl", "distribution_alignment")
 
@@ -113,16 +113,11 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         start_epoch, history = state["epoch"] + 1, state["history"]
     objective = ray.train.torch.prepare_model(CADAVAEObjective(model, cfg.reduction))
     shard = ray.train.get_dataset_shard("train")
-    run_id = loop_config["mlflow_run_id"]
 
     def report(metrics: dict[str, float], epoch: int) -> None:
-        # Every rank reports (it is a barrier); rank 0 alone writes the checkpoint and logs.
-        checkpoint = None
-        if rank == 0:
-            checkpoint = to_ray_checkpoint(model=model, optimizer=optimizer, epoch=epoch,
-                                           history=history, config=loop_config["train"])
-            tracking.log_metrics(run_id, metrics, step=epoch)
-        ray.train.report(metrics, checkpoint=checkpoint)
+        report_epoch(metrics, epoch=epoch, mlflow_run_id=loop_config["mlflow_run_id"],
+                     make_checkpoint=lambda: to_ray_checkpoint(model=model, optimizer=optimizer, epoch=epoch,
+                                                               history=history, config=loop_config["train"]))
 
     if start_epoch >= cfg.epochs:  # already finished: hand back its final metrics
         report(history[-1], cfg.epochs - 1)
@@ -150,12 +145,7 @@ def train_one_epoch(
         local_shuffle_buffer_size=20 * cfg.batch_size, local_shuffle_seed=cfg.seed * 1000 + epoch,
     ))
     start = time.perf_counter()
-    while True:
-        batch = next(batches, None)
-        ready = torch.tensor([float(batch is not None)], device=device)
-        dist.all_reduce(ready, op=dist.ReduceOp.MIN)  # equal step counts on every rank, or DDP hangs
-        if not ready.item():
-            break
+    for batch in lockstep(batches, device):
         x, a = batch["feature"], attributes[batch["label"]]  # (B, D), (B, d)
         terms = objective(x, a, weights, generator=generator)
         optimizer.zero_grad(set_to_none=True)

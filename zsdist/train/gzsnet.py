@@ -31,7 +31,6 @@ import torch.distributed as dist
 
 from datagen.errors import ConfigError
 from datagen.spec.fonts import ATTRIBUTES
-from zsdist import tracking
 from zsdist.config import from_dict, to_dict
 from zsdist.data.fonts import FontsSelection
 from zsdist.data.fonts_groups import group_dataset
@@ -40,6 +39,7 @@ from zsdist.models.ae_ds import AEDS
 from zsdist.models.gzsnet import PRESETS, GZSNet, GZSNetConfig
 from zsdist.models.gzsnet_losses import GZSNetLossWeights, GZSNetObjective
 from zsdist.train.checkpoint import load_state, to_ray_checkpoint, unwrap
+from zsdist.train.epochs import lockstep, report_epoch
 
 
 @dataclass(kw_only=True)
@@ -113,20 +113,16 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         start_epoch, history = json.loads(state["sampler"])["next_epoch"], state["history"]
     objective = ray.train.torch.prepare_model(GZSNetObjective(model, cfg.loss))
     baseline = ray.train.torch.prepare_model(baseline) if baseline is not None else None
-    run_id = loop_config["mlflow_run_id"]
 
     def report(metrics: dict[str, float], epoch: int) -> None:
-        # Every rank reports (it is a barrier); rank 0 alone writes the checkpoint and logs.
-        checkpoint = None
-        if rank == 0:
-            # The sampler's whole state: groups and shard order follow from (seed, epoch) alone.
-            extra = {"sampler": json.dumps({"seed": cfg.seed, "next_epoch": epoch + 1})}
-            if baseline is not None:
-                extra |= {"baseline": unwrap(baseline).state_dict(), "baseline_optimizer": baseline_optimizer.state_dict()}
-            checkpoint = to_ray_checkpoint(model=model, optimizer=optimizer, epoch=epoch, history=history,
-                                           config=loop_config["train"], extra=extra)
-            tracking.log_metrics(run_id, metrics, step=epoch)
-        ray.train.report(metrics, checkpoint=checkpoint)
+        # The sampler's whole state: groups and shard order follow from (seed, epoch) alone.
+        extra = {"sampler": json.dumps({"seed": cfg.seed, "next_epoch": epoch + 1})}
+        if baseline is not None:
+            extra |= {"baseline": unwrap(baseline).state_dict(), "baseline_optimizer": baseline_optimizer.state_dict()}
+        report_epoch(metrics, epoch=epoch, mlflow_run_id=loop_config["mlflow_run_id"],
+                     make_checkpoint=lambda: to_ray_checkpoint(model=model, optimizer=optimizer, epoch=epoch,
+                                                               history=history, config=loop_config["train"],
+                                                               extra=extra))
 
     if start_epoch >= cfg.epochs:  # already finished: hand back its final metrics
         report(history[-1], cfg.epochs - 1)
@@ -164,13 +160,8 @@ def train_one_epoch(
         local_shuffle_seed=cfg.seed * 1000 + epoch if cfg.shuffle_buffer_groups else None,
     ))
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.mixed_precision == "bf16")
-    start, step = time.perf_counter(), 0
-    while True:
-        batch = next(batches, None) if not cfg.max_steps_per_epoch or step < cfg.max_steps_per_epoch else None
-        ready = torch.tensor([float(batch is not None)], device=device)
-        dist.all_reduce(ready, op=dist.ReduceOp.MIN)  # every rank stops when the first runs out
-        if not ready.item():
-            break
+    start = time.perf_counter()
+    for batch in lockstep(batches, device, cfg.max_steps_per_epoch):
         images, labels = batch["images"], batch["labels"]  # (G, 1 + A, 3, H, W), (G, 1 + A, A)
         with autocast:
             terms = objective(images, generator=generator, labels=labels)
@@ -187,7 +178,6 @@ def train_one_epoch(
         n = images.shape[0]
         totals += torch.stack([*(terms[k].detach().double() * n for k in names),
                                torch.tensor(float(n), dtype=torch.float64, device=device)])
-        step += 1
     dist.all_reduce(totals)  # global means over every worker's groups
     seconds = time.perf_counter() - start
     count = max(totals[-1].item(), 1.0)

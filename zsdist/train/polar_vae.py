@@ -19,10 +19,10 @@ import torch
 import torch.distributed as dist
 
 from datagen.errors import ConfigError
-from zsdist import tracking
 from zsdist.config import from_dict, to_dict
 from zsdist.models.polar_vae import PolarVAE, PolarVAEConfig
 from zsdist.train.checkpoint import load_state, to_ray_checkpoint
+from zsdist.train.epochs import report_epoch
 from zsdist.train.schedules import linear_warmup
 
 
@@ -84,16 +84,11 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         start_epoch, history = state["epoch"] + 1, state["history"]
     model = ray.train.torch.prepare_model(model)
     shard = ray.train.get_dataset_shard("train")
-    run_id = loop_config["mlflow_run_id"]
 
     def report(metrics: dict[str, float], epoch: int) -> None:
-        # Every rank reports (it is a barrier); rank 0 alone writes the checkpoint and logs.
-        checkpoint = None
-        if rank == 0:
-            checkpoint = to_ray_checkpoint(model=model, optimizer=optimizer, epoch=epoch,
-                                           history=history, config=loop_config["train"])
-            tracking.log_metrics(run_id, metrics, step=epoch)
-        ray.train.report(metrics, checkpoint=checkpoint)
+        report_epoch(metrics, epoch=epoch, mlflow_run_id=loop_config["mlflow_run_id"],
+                     make_checkpoint=lambda: to_ray_checkpoint(model=model, optimizer=optimizer, epoch=epoch,
+                                                               history=history, config=loop_config["train"]))
 
     if start_epoch >= cfg.epochs:  # already finished: hand back its final metrics
         report(history[-1], cfg.epochs - 1)
