@@ -44,3 +44,14 @@ def mlflow_uri(tmp_path, monkeypatch):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     return uri
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """One workspace and MLflow store for a test module's runs (they resume each other)."""
+    root = tmp_path_factory.mktemp("workspace")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("ZSDIST_HOME", str(root))
+    patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+    yield root
+    patch.undo()

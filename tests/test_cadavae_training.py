@@ -54,16 +54,6 @@ def feature_data(tmp_path_factory):
         attributes=attributes, source="tests/test_cadavae_training.py", scaling={"kind": "minmax", "fit": "trainval"})
 
 
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    root = tmp_path_factory.mktemp("workspace")
-    patch = pytest.MonkeyPatch()
-    patch.setenv("ZSDIST_HOME", str(root))
-    patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
-    yield root
-    patch.undo()
-
-
 def config(data, **overrides) -> CADAVAETrainConfig:
     hidden = {f"{part}_hidden": 32 for part in ("image_encoder", "image_decoder", "attribute_encoder",
                                                 "attribute_decoder")}

@@ -40,16 +40,6 @@ def fonts_data(tmp_path_factory, ray_cluster):
     return out
 
 
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    root = tmp_path_factory.mktemp("workspace")
-    patch = pytest.MonkeyPatch()
-    patch.setenv("ZSDIST_HOME", str(root))
-    patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
-    yield root
-    patch.undo()
-
-
 def config(data, **overrides) -> GZSNetTrainConfig:
     base = GZSNetTrainConfig(data=str(data), model=PRESETS["tiny"], held_out=HELD_OUT, epochs=2,
                              groups_per_batch=4, max_steps_per_epoch=3, lr=2e-3, seed=3)

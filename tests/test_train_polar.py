@@ -37,17 +37,6 @@ def polar_data(tmp_path_factory, ray_cluster):
     return out
 
 
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    """One workspace and MLflow store for the module's runs (they resume each other)."""
-    root = tmp_path_factory.mktemp("workspace")
-    patch = pytest.MonkeyPatch()
-    patch.setenv("ZSDIST_HOME", str(root))
-    patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
-    yield root
-    patch.undo()
-
-
 def config(data, **overrides) -> PolarTrainConfig:
     base = PolarTrainConfig(data=str(data), model=TINY_MODEL, epochs=2, batch_size=16, lr=3e-3, seed=7)
     return replace(base, **overrides)

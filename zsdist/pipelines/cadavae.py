@@ -23,7 +23,7 @@ import ray.data
 import torch
 from ray.data.extensions import ArrowTensorArray
 
-from datagen.errors import ConfigError, DataError
+from datagen.errors import ConfigError
 from datagen.ray_setup import init_ray
 from zsdist import tracking
 from zsdist.config import flatten, from_dict, to_dict
@@ -32,9 +32,8 @@ from zsdist.eval.gzsl_metrics import gzsl_scores, per_class_accuracy
 from zsdist.eval.latent_classifier import ClassifierConfig, build_training_set, predict, train_linear_classifier
 from zsdist.models.cadavae import CADAVAE
 from zsdist.train.cadavae import CADAVAETrainConfig, loop_config_for, train_loop_per_worker
-from zsdist.train.checkpoint import latest_checkpoint, load_state
+from zsdist.train.checkpoint import load_state, run_checkpoint, storage_root
 from zsdist.train.driver import Scaling, fit
-from zsdist.workspace import default_checkpoint_root
 
 VALIDATION_SEEN_FRACTION = 0.2  # of each training class's trainval images, held out with validation
 BLOCK_ROWS = 2048  # rows per Ray Data block of the training rows
@@ -91,10 +90,6 @@ def roles(data: FeatureDataset, cfg: CADAVAETrainConfig, *, validation: bool) ->
                  np.sort(np.concatenate(held)), trainval[np.isin(data.labels[trainval], pseudo)])
 
 
-def _storage(path: str) -> Path:
-    return Path(path).expanduser().resolve() if path else default_checkpoint_root()
-
-
 def training_rows(data: FeatureDataset, rows: np.ndarray, seed: int) -> ray.data.Dataset:
     """The rows {feature (D,), label} as a Ray Dataset, shuffled once (seeded) so every block mixes classes."""
     rows = np.random.default_rng(seed).permutation(rows)
@@ -110,7 +105,7 @@ def train(cfg: CADAVAETrainConfig) -> tuple[str, Path, dict[str, float]]:
     data_dir = Path(cfg.data).expanduser().resolve()
     data = read_feature_dataset(data_dir)
     dims = {"feature_dim": data.features.shape[1], "attribute_dim": data.attributes.shape[1]}
-    cfg = replace(cfg, data=str(data_dir), storage_path=str(_storage(cfg.storage_path)),
+    cfg = replace(cfg, data=str(data_dir), storage_path=str(storage_root(cfg.storage_path)),
                   model=replace(cfg.model, **dims))
     split = roles(data, cfg, validation=cfg.validation == "pseudo_unseen")
     init_ray()
@@ -145,11 +140,7 @@ def evaluate(cfg: CADAVAEEvalConfig) -> dict[str, float]:
     split="validation" logs under eval/validation/ instead. The JSON artifact eval/<split>.json holds
     the metrics and the classes of each role.
     """
-    run_dir = _storage(cfg.storage_path) / cfg.run_name
-    checkpoint = latest_checkpoint(run_dir)
-    if checkpoint is None:
-        raise DataError(f"no checkpoint for run '{cfg.run_name}' under {run_dir}: train it first "
-                        f"(`zsdist train cadavae --run_name {cfg.run_name}`) or pass --storage_path")
+    checkpoint = run_checkpoint(cfg.storage_path, cfg.run_name, train_command="zsdist train cadavae")
     state = load_state(checkpoint)
     trained = from_dict(CADAVAETrainConfig, state["config"])
     if cfg.split == "validation" and trained.validation != "pseudo_unseen":

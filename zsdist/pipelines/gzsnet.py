@@ -18,10 +18,10 @@ from zsdist.data.fonts import downscale_factor
 from zsdist.data.heldout import held_out_pairs
 from zsdist.eval.gzsnet_eval import HEADLINE, SynthesisEvalConfig, evaluate_checkpoint
 from zsdist.models.gzsnet import GZSNet, with_attributes
-from zsdist.train.checkpoint import latest_checkpoint, load_state
+from zsdist.train.checkpoint import load_state, run_checkpoint, storage_root
 from zsdist.train.driver import Scaling, fit
 from zsdist.train.gzsnet import GZSNetTrainConfig, loop_config_for, train_loop_per_worker
-from zsdist.workspace import default_checkpoint_root, default_eval_dir
+from zsdist.workspace import default_eval_dir
 
 
 @dataclass(kw_only=True)
@@ -36,10 +36,6 @@ class GZSNetEvalConfig:
     def __post_init__(self) -> None:
         if not self.run_name or "/" in self.run_name:
             raise ConfigError(f"run_name must be a non-empty name without '/' (got {self.run_name!r})")
-
-
-def _storage(path: str) -> Path:
-    return Path(path).expanduser().resolve() if path else default_checkpoint_root()
 
 
 def held_out_record(cfg: GZSNetTrainConfig, description: dict) -> dict:
@@ -64,7 +60,7 @@ def train(cfg: GZSNetTrainConfig) -> tuple[str, Path, dict[str, float]]:
     downscale_factor(spec.resolution, cfg.model.image_size)
     # One latent chunk per attribute of the dataset, in the order of the group's partner slots (the
     # dataset's column order; the metadata is a JSON mapping, whose key order is not to be relied on).
-    cfg = replace(cfg, data=str(data_dir), storage_path=str(_storage(cfg.storage_path)),
+    cfg = replace(cfg, data=str(data_dir), storage_path=str(storage_root(cfg.storage_path)),
                   model=with_attributes(cfg.model, ATTRIBUTES))
     held_out = held_out_record(cfg, description)
     init_ray()
@@ -93,11 +89,7 @@ def train(cfg: GZSNetTrainConfig) -> tuple[str, Path, dict[str, float]]:
 
 def evaluate(cfg: GZSNetEvalConfig) -> tuple[str, dict[str, float], Path]:
     """Evaluate the run's latest checkpoint; metrics and artifacts go to its MLflow run."""
-    run_dir = _storage(cfg.storage_path) / cfg.run_name
-    checkpoint = latest_checkpoint(run_dir)
-    if checkpoint is None:
-        raise DataError(f"no checkpoint for run '{cfg.run_name}' under {run_dir}: train it first "
-                        f"(`zsdist train gzsnet --run_name {cfg.run_name}`) or pass --storage_path")
+    checkpoint = run_checkpoint(cfg.storage_path, cfg.run_name, train_command="zsdist train gzsnet")
     trained_on = load_state(checkpoint)["config"]
     data_dir = Path(cfg.data or trained_on["data"]).expanduser().resolve()
     out_dir = Path(cfg.out).expanduser().resolve() if cfg.out else default_eval_dir(cfg.run_name)

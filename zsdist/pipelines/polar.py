@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from datagen.errors import ConfigError, DataError
+from datagen.errors import ConfigError
 from datagen.ray_setup import init_ray
 from datagen.run import GenerationReport, generate_polar
 from datagen.spec.polar import PolarSpec
@@ -17,7 +17,7 @@ from zsdist import tracking
 from zsdist.config import flatten, to_dict
 from zsdist.data.polar import dataset_resolution, training_dataset
 from zsdist.eval.polar_vae_eval import HEADLINE, evaluate_checkpoint
-from zsdist.train.checkpoint import latest_checkpoint, load_state
+from zsdist.train.checkpoint import load_state, run_checkpoint, storage_root
 from zsdist.train.driver import Scaling, fit
 from zsdist.train.polar_vae import (
     PolarTrainConfig,
@@ -25,7 +25,6 @@ from zsdist.train.polar_vae import (
     train_loop_per_worker,
 )
 from zsdist.workspace import (
-    default_checkpoint_root,
     default_dataset_dir,
     default_eval_dir,
 )
@@ -57,16 +56,12 @@ def generate(spec: PolarSpec, out: str = "", *, num_workers: int = 2) -> tuple[P
     return out_dir, generate_polar(spec, out_dir, num_workers=num_workers)
 
 
-def _storage(path: str) -> Path:
-    return Path(path).expanduser().resolve() if path else default_checkpoint_root()
-
-
 def train(cfg: PolarTrainConfig) -> tuple[str, Path, dict[str, float]]:
     """Train (or resume) the run `cfg.run_name`; returns (MLflow run id, checkpoint dir, final metrics)."""
     if not cfg.data:
         raise ConfigError("no dataset given: pass --data DIR (made by `zsdist datagen polar --out DIR`)")
     data_dir = Path(cfg.data).expanduser().resolve()
-    cfg = replace(cfg, data=str(data_dir), storage_path=str(_storage(cfg.storage_path)))
+    cfg = replace(cfg, data=str(data_dir), storage_path=str(storage_root(cfg.storage_path)))
     resolution = dataset_resolution(data_dir)  # also checks that the shards are all there
     cfg.model.check_resolution(resolution)
     init_ray()
@@ -91,11 +86,7 @@ def train(cfg: PolarTrainConfig) -> tuple[str, Path, dict[str, float]]:
 
 def evaluate(cfg: PolarEvalConfig) -> tuple[str, dict[str, float], Path]:
     """Evaluate the run's latest checkpoint and log metrics + artifacts to its MLflow run."""
-    run_dir = _storage(cfg.storage_path) / cfg.run_name
-    checkpoint = latest_checkpoint(run_dir)
-    if checkpoint is None:
-        raise DataError(f"no checkpoint for run '{cfg.run_name}' under {run_dir}: train it first "
-                        f"(`zsdist train polar-vae --run_name {cfg.run_name}`) or pass --storage_path")
+    checkpoint = run_checkpoint(cfg.storage_path, cfg.run_name, train_command="zsdist train polar-vae")
     trained_on = load_state(checkpoint)["config"]
     data_dir = Path(cfg.data or trained_on["data"]).expanduser().resolve()
     out_dir = Path(cfg.out).expanduser().resolve() if cfg.out else default_eval_dir(cfg.run_name)

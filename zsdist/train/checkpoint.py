@@ -14,6 +14,9 @@ from typing import Any
 import ray.train
 import torch
 
+from datagen.errors import DataError
+from zsdist.workspace import default_checkpoint_root
+
 FILE_NAME = "checkpoint.pt"
 SNAPSHOT_NAME = "checkpoint_manager_snapshot.json"  # Ray Train V2's record of committed checkpoints
 
@@ -62,3 +65,18 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
         return None
     latest = json.loads(snapshot.read_text()).get("latest_checkpoint_result")
     return Path(run_dir) / latest["checkpoint_dir_name"] if latest else None
+
+
+def storage_root(storage_path: str) -> Path:
+    """Where runs keep their checkpoints: the given path, or <workspace>/checkpoints."""
+    return Path(storage_path).expanduser().resolve() if storage_path else default_checkpoint_root()
+
+
+def run_checkpoint(storage_path: str, run_name: str, *, train_command: str) -> Path:
+    """The latest committed checkpoint of a run, or a one-line DataError that says how to make one."""
+    run_dir = storage_root(storage_path) / run_name
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None:
+        raise DataError(f"no checkpoint for run '{run_name}' under {run_dir}: train it first "
+                        f"(`{train_command} --run_name {run_name}`) or pass --storage_path")
+    return checkpoint
