@@ -8,7 +8,9 @@
     zsdist train gzsnet --data DIR --config configs/gzsnet_cpu.yaml   # GZS-Net + AE+DS on Fonts
     zsdist eval gzsnet --run_name gzsnet-cpu    # zero-shot synthesis vs ground truth, baselines, probes
     zsdist datagen xlsa17 DIR --out OUT          # res101.mat + att_splits.mat -> the feature-dataset format
+    zsdist datagen fontszsl --data FONTS_DIR --out OUT   # Fonts -> zero-shot font benchmark, same format
     zsdist train cadavae --data OUT [--epochs 100]
+    zsdist train cadavae --config configs/cadavae_paper.yaml --data OUT --seeds 3   # train + evaluate 3 seeds
     zsdist eval cadavae --run_name cadavae       # S, U, H, ZSL and few-shot accuracy
     zsdist demo            # generate, train 2 DDP workers for a few minutes, evaluate, print results
 
@@ -29,9 +31,9 @@ from datagen.verify import verify_dataset
 from zsdist import tracking
 from zsdist.config import add_config_flags, flags_to_overrides, load_config
 from zsdist.data.xlsa17 import import_xlsa17
-from zsdist.pipelines import cadavae, fonts, gzsnet, polar
+from zsdist.pipelines import cadavae, cadavae_seeds, fonts, gzsnet, polar
 from zsdist.pipelines.demo import DEMO_TRAIN_DEFAULTS, run_demo
-from zsdist.train.cadavae import CADAVAETrainConfig
+from zsdist.pipelines.fonts_zsl import FontsZSLConfig, build_fonts_zsl
 from zsdist.train.gzsnet import GZSNetTrainConfig
 from zsdist.train.polar_vae import PolarTrainConfig
 from zsdist.workspace import use_job_workspace
@@ -91,9 +93,23 @@ def _datagen_xlsa17(args: argparse.Namespace) -> None:
     print(f"feature dataset in {out}")
 
 
+def _datagen_fontszsl(args: argparse.Namespace) -> None:
+    cfg = load_config(FontsZSLConfig, file=args.config, overrides=flags_to_overrides(args))
+    report = build_fonts_zsl(cfg)
+    state = "already finished" if report.reused else f"built in {report.seconds:.1f} s"
+    print(f"Fonts-ZSL feature dataset in {report.out} ({state}): {report.counts}; "
+          f"backbone test_seen accuracy {report.test_seen_accuracy:.3f}")
+
+
 def _train_cadavae(args: argparse.Namespace) -> None:
-    cfg = load_config(CADAVAETrainConfig, file=args.config, overrides=flags_to_overrides(args))
-    run_id, checkpoint, metrics = cadavae.train(cfg)
+    cfg = load_config(cadavae_seeds.CADAVAESeedsConfig, file=args.config, overrides=flags_to_overrides(args))
+    if cfg.seeds > 1:
+        summary = cadavae_seeds.run_seeds(cfg)
+        print(f"run '{cfg.run_name}' (MLflow run {summary.run_id}) summarises runs "
+              f"{', '.join(run.run_name for run in summary.runs)}\n{cadavae_seeds.summary_table(summary)}\n"
+              f"see them with: {tracking.ui_hint()}")
+        return
+    run_id, checkpoint, metrics = cadavae.train(cfg.training())
     print(f"run '{cfg.run_name}' (MLflow run {run_id}) finished epoch {int(metrics['epoch'])}: "
           f"loss {metrics['loss']:.2f}; checkpoint {checkpoint}")
 
@@ -139,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
                   "import an xlsa17 dataset (res101.mat + att_splits.mat) into the feature-dataset format")
     sub.add_argument("dir", help="the directory holding res101.mat and att_splits.mat")
     sub.add_argument("--out", required=True, help="output directory")
+    command(datagen, "fontszsl", _datagen_fontszsl, "build the Fonts-ZSL feature dataset (backbone features, "
+            "font-file attributes, seen/unseen fonts) from a Fonts dataset (--data DIR --out OUT)", FontsZSLConfig)
     sub = command(datagen, "verify", _datagen_verify, "check a dataset's shards, counts and checksums")
     sub.add_argument("dir")
 
@@ -146,8 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     command(train, "polar-vae", _train_polar, "train the polar VAE (DDP on Ray Train)", PolarTrainConfig)
     command(train, "gzsnet", _train_gzsnet, "train GZS-Net and its AE+DS baseline on Fonts (DDP on Ray Train)",
             GZSNetTrainConfig)
-    command(train, "cadavae", _train_cadavae, "train CADA-VAE on a feature dataset (DDP on Ray Train)",
-            CADAVAETrainConfig)
+    command(train, "cadavae", _train_cadavae, "train CADA-VAE on a feature dataset (DDP on Ray Train); "
+            "--seeds N > 1 trains and evaluates N seeds and prints their mean and std",
+            cadavae_seeds.CADAVAESeedsConfig)
     evaluate = commands.add_parser("eval", help="evaluate a trained run").add_subparsers(dest="model", required=True)
     command(evaluate, "polar-vae", _eval_polar, "score a polar VAE run inside vs outside the hole",
             polar.PolarEvalConfig)

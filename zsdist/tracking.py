@@ -48,11 +48,7 @@ def start_or_resume_run(experiment: str, run_name: str, config: dict[str, Any], 
     """
     client = MlflowClient(tracking_uri())
     experiment_id = _experiment_id(client, experiment)
-    found = client.search_runs(
-        [experiment_id], filter_string=f"tags.`{RUN_NAME_TAG}` = '{run_name}'", max_results=1
-    )
-    if found:
-        run_id = found[0].info.run_id
+    if run_id := _find(client, experiment_id, run_name):
         client.update_run(run_id, status="RUNNING")
         return run_id
     run = client.create_run(experiment_id, run_name=run_name, tags={RUN_NAME_TAG: run_name})
@@ -61,6 +57,20 @@ def start_or_resume_run(experiment: str, run_name: str, config: dict[str, Any], 
     client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])
     client.log_dict(run_id, config, "config.json")
     return run_id
+
+
+def find_run_id(experiment: str, run_name: str) -> str | None:
+    """The id of the MLflow run called `run_name` in `experiment`, or None if there is none."""
+    client = MlflowClient(tracking_uri())
+    found = client.get_experiment_by_name(experiment)
+    return _find(client, found.experiment_id, run_name) if found is not None else None
+
+
+def _find(client: MlflowClient, experiment_id: str, run_name: str) -> str | None:
+    found = client.search_runs(
+        [experiment_id], filter_string=f"tags.`{RUN_NAME_TAG}` = '{run_name}'", max_results=1
+    )
+    return found[0].info.run_id if found else None
 
 
 def log_metrics(run_id: str, metrics: dict[str, float], step: int | None = None) -> None:
@@ -77,6 +87,12 @@ def log_artifacts(run_id: str, paths: list[Path], artifact_path: str | None = No
 
 def log_json(run_id: str, data: dict[str, Any], name: str) -> None:
     MlflowClient(tracking_uri()).log_text(run_id, json.dumps(data, indent=2, sort_keys=True), name)
+
+
+def set_tags(run_id: str, tags: dict[str, str]) -> None:
+    client = MlflowClient(tracking_uri())
+    for key, value in tags.items():
+        client.set_tag(run_id, key, value)
 
 
 def finish_run(run_id: str, status: str = "FINISHED") -> None:

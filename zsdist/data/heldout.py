@@ -59,7 +59,7 @@ def held_out_pairs(config: HeldOutConfig, spec_description: FontsSpec | Mapping)
     """int64 (M, 2): the held-out (value_a, value_b) positions of config.pairs, sorted.
 
     M = round(fraction x candidate pairs). Candidates are all value pairs, except equal colours when
-    the pair is font x background colour (those rows are blank and never train anyway). Pairs are
+    the pair is font colour x background colour (those rows are blank and never train anyway). Pairs are
     taken in a seeded random order, skipping any that would hold out a value's last candidate pair.
     """
     shape = dict(zip(ATTRIBUTES, _spec(spec_description).shape))

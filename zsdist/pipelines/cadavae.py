@@ -2,6 +2,8 @@
 
 The CLI (`zsdist train cadavae`, `zsdist eval cadavae`) calls these. Evaluation runs on the CPU in this
 process: it encodes every image once and trains small linear classifiers (zsdist/eval/latent_classifier.py).
+ESZSL (zsdist/eval/eszsl.py), a closed-form linear baseline, is scored beside it on the same classes and
+rows, logged under eval/baseline/eszsl/.
 
 Class roles. split="test": the seen classes train the classifier from their trainval images and are
 scored on test_seen; the unseen classes get attribute latents and are scored on test_unseen.
@@ -28,6 +30,7 @@ from datagen.ray_setup import init_ray
 from zsdist import tracking
 from zsdist.config import flatten, from_dict, to_dict
 from zsdist.data.features import FeatureDataset, read_feature_dataset
+from zsdist.eval.eszsl import ESZSLConfig, eszsl_scores
 from zsdist.eval.gzsl_metrics import gzsl_scores, per_class_accuracy
 from zsdist.eval.latent_classifier import ClassifierConfig, build_training_set, predict, train_linear_classifier
 from zsdist.models.cadavae import CADAVAE
@@ -48,6 +51,7 @@ class CADAVAEEvalConfig:
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     shots: tuple[int, ...] = (1, 2, 5, 10)  # generalized few-shot: images per unseen class
     split: Literal["test", "validation"] = "test"
+    eszsl: ESZSLConfig = field(default_factory=ESZSLConfig)  # the baseline scored beside CADA-VAE
 
     def __post_init__(self) -> None:
         if not self.run_name or "/" in self.run_name:
@@ -137,6 +141,7 @@ def train(cfg: CADAVAETrainConfig) -> tuple[str, Path, dict[str, float]]:
 def evaluate(cfg: CADAVAEEvalConfig) -> dict[str, float]:
     """Score the run's latest checkpoint: S/U/H, ZSL accuracy and few-shot S/U/H, logged under eval/.
 
+    ESZSL's S/U/H and ZSL accuracy on the same roles come with them as baseline/eszsl/<name>.
     split="validation" logs under eval/validation/ instead. The JSON artifact eval/<split>.json holds
     the metrics and the classes of each role.
     """
@@ -152,6 +157,7 @@ def evaluate(cfg: CADAVAEEvalConfig) -> dict[str, float]:
     model.eval()
     split = roles(data, trained, validation=cfg.split == "validation")
     metrics = scores(model, data, split, cfg.classifier, cfg.shots)
+    metrics |= {f"baseline/eszsl/{k}": v for k, v in baseline_scores(data, split, cfg.eszsl).items()}
     prefix = "eval/" if cfg.split == "test" else "eval/validation/"
     run_id = tracking.start_or_resume_run(cfg.experiment, cfg.run_name, state["config"], flatten(state["config"]))
     tracking.log_metrics(run_id, {prefix + k: v for k, v in metrics.items()}, step=state["epoch"])
@@ -162,14 +168,33 @@ def evaluate(cfg: CADAVAEEvalConfig) -> dict[str, float]:
     return metrics
 
 
+def local_class_ids(data: FeatureDataset, split: Roles) -> np.ndarray:
+    """Global class id -> its index among the roles' classes, seen role first (-1: no role)."""
+    local = np.full(len(data.class_names), -1)
+    local[np.concatenate([split.seen, split.unseen])] = np.arange(len(split.seen) + len(split.unseen))
+    return local
+
+
+def baseline_scores(data: FeatureDataset, split: Roles, config: ESZSLConfig) -> dict[str, float]:
+    """ESZSL's GZSL S/U/H and ZSL accuracy, trained and scored on the same rows as `scores`."""
+    local = local_class_ids(data, split)
+
+    def images(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return data.features[rows], local[data.labels[rows]]
+
+    return eszsl_scores(train=images(split.train_rows), seen_test=images(split.seen_test_rows),
+                        unseen_test=images(split.unseen_test_rows),
+                        attributes=data.attributes[np.concatenate([split.seen, split.unseen])],
+                        num_seen=len(split.seen), config=config)
+
+
 @torch.no_grad()
 def scores(model: CADAVAE, data: FeatureDataset, split: Roles, classifier: ClassifierConfig,
            shots: tuple[int, ...]) -> dict[str, float]:
     """GZSL S/U/H, ZSL accuracy and generalized few-shot S/U/H; classes are indexed seen role first."""
-    classes = np.concatenate([split.seen, split.unseen])
-    local = np.full(len(data.class_names), -1)
-    local[classes] = np.arange(len(classes))  # global class id -> classifier output index
-    seen_ids, unseen_ids = np.arange(len(split.seen)), np.arange(len(split.seen), len(classes))
+    local = local_class_ids(data, split)  # global class id -> classifier output index
+    seen_ids = np.arange(len(split.seen))
+    unseen_ids = np.arange(len(split.seen), len(split.seen) + len(split.unseen))
 
     def images(rows: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
         return torch.from_numpy(data.features[rows]), local[data.labels[rows]]

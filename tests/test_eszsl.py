@@ -1,0 +1,62 @@
+"""ESZSL, the closed-form baseline beside CADA-VAE: the formula by hand, recovery of unseen classes on a
+problem where attributes linearly determine features, and its place in the evaluation's class roles."""
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from cadavae_synthetic import CLASSES, SEEN, synthetic_arrays, tiny_config
+
+from datagen.errors import ConfigError
+from zsdist.data.features import FeatureDataset
+from zsdist.eval.eszsl import ESZSLConfig, eszsl_scores, fit_eszsl, predict_eszsl
+from zsdist.pipelines import cadavae
+
+
+def test_closed_form_by_hand():
+    # X = diag(1, 2), one image per class, S = I, gamma = lambda = 1; Y in the +1 / -1 coding:
+    # X^T X + I = diag(2, 5); X^T Y S = [[1, -1], [-2, 2]]; S^T S + I = 2 I, so V = diag(1/2, 1/5) X^T Y / 2.
+    v = fit_eszsl(np.diag([1.0, 2.0]), np.array([0, 1]), np.eye(2), ESZSLConfig(feature_reg=1, attribute_reg=1))
+    assert np.allclose(v, [[0.25, -0.25], [-0.2, 0.2]])
+    assert list(predict_eszsl(v, np.diag([1.0, 2.0]), np.eye(2))) == [0, 1]
+
+
+def test_closed_form_matches_the_paper_formula():
+    rng = np.random.default_rng(1)
+    x, labels, s = rng.normal(size=(12, 5)), np.array([0, 1, 2] * 4), rng.normal(size=(3, 4))
+    y = np.where(np.eye(3)[labels] == 1, 1.0, -1.0)
+    expected = np.linalg.inv(x.T @ x + 0.5 * np.eye(5)) @ x.T @ y @ s @ np.linalg.inv(s.T @ s + 2.0 * np.eye(4))
+    assert np.allclose(fit_eszsl(x, labels, s, ESZSLConfig(feature_reg=0.5, attribute_reg=2.0)), expected)
+
+
+def test_recovers_unseen_classes_far_above_chance():
+    d = synthetic_arrays()
+    part = {split: (d["features"][d["splits"] == split], d["labels"][d["splits"] == split])
+            for split in ("trainval", "test_seen", "test_unseen")}
+    metrics = eszsl_scores(train=part["trainval"], seen_test=part["test_seen"], unseen_test=part["test_unseen"],
+                           attributes=d["attributes"], num_seen=SEEN, config=ESZSLConfig())
+    # Chance: ZSL 1/3 (3 unseen classes), GZSL U about 1/10 (argmax over all 10 classes).
+    assert metrics["zsl_accuracy"] > 0.9 and metrics["U"] > 0.6 and metrics["H"] > 0.5, metrics
+
+
+def test_validation_roles_never_read_test_rows():
+    d = synthetic_arrays()
+    data = FeatureDataset(features=d["features"], labels=d["labels"], splits=d["splits"],
+                          class_names=[f"class{c}" for c in range(CLASSES)], attributes=d["attributes"],
+                          seen=np.arange(CLASSES) < SEEN, description={})
+    split = cadavae.roles(data, tiny_config("", validation="pseudo_unseen", pseudo_unseen_fraction=0.3),
+                          validation=True)
+    metrics = cadavae.baseline_scores(data, split, ESZSLConfig())
+    # Test features made NaN: any test row reaching the fit or the scores would change (or break) them.
+    hidden = replace(data, features=np.where((data.splits == "trainval")[:, None], data.features, np.nan))
+    assert cadavae.baseline_scores(hidden, split, ESZSLConfig()) == metrics
+    assert set(metrics) == {"S", "U", "H", "zsl_accuracy"} and all(0 <= v <= 1 for v in metrics.values())
+
+
+@pytest.mark.parametrize("value", [0.0, -1.0, math.nan, math.inf])
+def test_regularisers_must_be_positive(value):
+    with pytest.raises(ConfigError, match="eszsl.feature_reg"):
+        ESZSLConfig(feature_reg=value)
+    with pytest.raises(ConfigError, match="eszsl.attribute_reg"):
+        ESZSLConfig(attribute_reg=value)
