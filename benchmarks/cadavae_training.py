@@ -1,20 +1,26 @@
-"""CADA-VAE training speed on a CUB-shaped problem: a plain PyTorch loop vs Ray Train with 1 and 2 workers.
+"""CADA-VAE training speed on a CUB-shaped problem: the official code's loop vs zsdist, on one CPU core.
 
     . scripts/offline-env.sh
-    python benchmarks/cadavae_training.py                  # per-epoch figures (3 epochs per setting)
-    python benchmarks/cadavae_training.py --whole_run      # also the whole run: 100 epochs + evaluation
+    python benchmarks/cadavae_training.py                          # per-epoch figures, 5 rounds
+    python benchmarks/cadavae_training.py --whole_run --seeds 2    # also whole runs, results compared
 
 The problem has CUB's shapes (7,057 trainval / 1,764 test_seen / 2,967 test_unseen rows of 2048-d
-features, 312-d L2-normalised attributes, 150 seen / 50 unseen classes) with synthetic features: a
-class prototype plus noise, min-max scaled on trainval. It is written once to a temp dir (untimed).
+features, 312-d L2-normalised attributes, 150 seen / 50 unseen classes) and is learnable at about
+CUB's difficulty (`cub_shaped_dataset`), min-max scaled on trainval. It is written once to a temp dir
+(untimed). Everything runs the paper's model and schedule (batch 50, summed loss, Adam amsgrad).
 
-Settings, all on the paper's model and schedule (batch 50 per worker, summed loss, Adam amsgrad):
-- plain loop: one process, one torch thread, random batches of 50 from an in-memory tensor, the
-  official code's training structure (its per-step work is what the ~16 s/epoch figure measures);
-- Ray Train with 1 and 2 DDP workers (one torch thread each): `zsdist.pipelines.cadavae.train`, data
-  through Ray Data, every term reduced across ranks and reported per epoch.
-Each setting's figure is its last epoch (start-up and the first epoch excluded); ratios are against
-the plain loop measured in the same run.
+This machine is shared and its speed drifts by tens of percent within minutes, so the loops being
+compared run interleaved, one epoch each in turn, in one process on one torch thread:
+- baseline, the official code's loop: float32, a random batch of 50 drawn for every step, torch's
+  default (per-tensor) Adam;
+- zsdist's worker loop (`zsdist.train.cadavae.train_one_epoch`, a world of one gloo rank): the shard in
+  memory, fused Adam, float32 or bf16 autocast.
+Per-epoch figures are medians over the rounds after the first. Ray Train itself is then timed through
+`zsdist.pipelines.cadavae.train` with 1 and 2 DDP workers: its per-epoch figure and its fixed cost
+(start-up, data, last checkpoint: wall time minus the epochs). --whole_run trains the baseline and
+zsdist bf16 for 100 epochs each, interleaved, scores both with the same GZSL/ZSL evaluation, and
+prints their S/U/H per seed: the speed-up counts only if the results agree within the seed spread.
+A whole zsdist run is its epochs + Ray Train's fixed cost + its evaluation.
 """
 
 from __future__ import annotations
@@ -23,109 +29,193 @@ import argparse
 import math
 import os
 import platform
+import socket
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from datagen.ray_setup import init_ray
 from zsdist.data.features import read_feature_dataset, write_feature_dataset
+from zsdist.eval.latent_classifier import ClassifierConfig
 from zsdist.models.cadavae import CADAVAE, CADAVAEConfig
 from zsdist.models.cadavae_losses import WarmupConfig, cadavae_losses, loss_weights
 from zsdist.pipelines import cadavae
-from zsdist.train.cadavae import CADAVAETrainConfig
+from zsdist.train.cadavae import (CADAVAEObjective, CADAVAETrainConfig, epoch_batches, epoch_generator,
+                                  make_optimizer, train_one_epoch)
+from zsdist.train.checkpoint import load_state
 
 CUB = {"trainval": 7057, "test_seen": 1764, "test_unseen": 2967, "seen": 150, "unseen": 50,
        "feature_dim": 2048, "attribute_dim": 312}
 
 
-def cub_shaped_dataset(out: Path, seed: int = 0) -> Path:
+def cub_shaped_dataset(out: Path, seed: int = 0, code_dim: int = 32, noise: float = 10.0) -> Path:
+    """A learnable problem of CUB's shapes: each class is a random code in R^code_dim; its attributes and its
+    images' features are two fixed random maps of that code (features: plus noise, then ReLU, as pooled
+    ResNet features are non-negative). noise=10 puts ESZSL at about CUB's difficulty (H ~0.3)."""
     rng = np.random.default_rng(seed)
     classes = CUB["seen"] + CUB["unseen"]
-    attributes = rng.random((classes, CUB["attribute_dim"]), dtype=np.float32)
-    attributes /= np.linalg.norm(attributes, axis=1, keepdims=True)
-    # Features depend on the attributes (a fixed random map), so the problem is learnable, as CUB's is.
-    prototypes = np.maximum(attributes @ rng.normal(size=(CUB["attribute_dim"], CUB["feature_dim"])), 0)
+    code = rng.normal(size=(classes, code_dim))
+    attributes = 1 / (1 + np.exp(-code @ rng.normal(size=(code_dim, CUB["attribute_dim"])) / np.sqrt(code_dim)))
+    attributes /= np.linalg.norm(attributes, axis=1, keepdims=True)  # L2-normalised, as xlsa17's att
+    prototypes = code @ rng.normal(size=(code_dim, CUB["feature_dim"])) / np.sqrt(code_dim)
     labels = np.concatenate([
         rng.integers(0, CUB["seen"], CUB["trainval"]), rng.integers(0, CUB["seen"], CUB["test_seen"]),
         rng.integers(CUB["seen"], classes, CUB["test_unseen"])])
     splits = np.repeat(["trainval", "test_seen", "test_unseen"],
                        [CUB["trainval"], CUB["test_seen"], CUB["test_unseen"]])
-    features = prototypes[labels] + rng.normal(scale=0.5, size=(len(labels), CUB["feature_dim"]))
+    features = np.maximum(prototypes[labels] + rng.normal(scale=noise, size=(len(labels), CUB["feature_dim"])), 0)
     low, high = features[: CUB["trainval"]].min(0), features[: CUB["trainval"]].max(0)
     return write_feature_dataset(
         out, name="cub-shaped-synthetic", features=((features - low) / (high - low)).astype(np.float32),
         labels=labels, splits=splits, class_names=[f"class{c:03d}" for c in range(classes)],
-        attributes=attributes, source="benchmarks/cadavae_training.py", scaling={"kind": "minmax", "fit": "trainval"})
+        attributes=attributes.astype(np.float32), source="benchmarks/cadavae_training.py",
+        scaling={"kind": "minmax", "fit": "trainval"})
 
 
-def plain_loop_epoch_s(data_dir: Path, epochs: int) -> float:
-    """Seconds of the last of `epochs` epochs of a single-process loop with the official code's structure."""
-    torch.set_num_threads(1)
-    data = read_feature_dataset(data_dir)
-    x_all, labels = data.split_rows("trainval")
-    x_all, attributes = torch.from_numpy(x_all), torch.from_numpy(data.attributes)
-    a_all = attributes[torch.from_numpy(labels)]
-    torch.manual_seed(0)
-    model = CADAVAE(CADAVAEConfig(feature_dim=x_all.shape[1], attribute_dim=attributes.shape[1], faithful=True))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1.5e-4, amsgrad=True)
-    generator = torch.Generator().manual_seed(0)
-    for epoch in range(epochs):
-        weights = loss_weights(epoch, WarmupConfig())
-        started = time.perf_counter()
-        for _ in range(math.ceil(len(x_all) / 50)):  # an official "epoch": ceil(N / 50) random batches
-            idx = torch.randperm(len(x_all), generator=generator)[:50]
-            terms = cadavae_losses(model, x_all[idx], a_all[idx], weights, generator=generator, reduction="sum")
-            optimizer.zero_grad(set_to_none=True)
+def loop_config(precision: str, seed: int) -> CADAVAETrainConfig:
+    return CADAVAETrainConfig(mixed_precision=precision, seed=seed)
+
+
+class Data:
+    def __init__(self, data_dir: Path) -> None:
+        self.dataset = read_feature_dataset(data_dir)
+        x, labels = self.dataset.split_rows("trainval")
+        self.x, self.labels = torch.from_numpy(x), torch.from_numpy(labels)
+        self.attributes = torch.from_numpy(self.dataset.attributes)
+
+    def model(self, seed: int) -> CADAVAE:
+        torch.manual_seed(seed)
+        return CADAVAE(CADAVAEConfig(feature_dim=self.x.shape[1], attribute_dim=self.attributes.shape[1]))
+
+
+class BaselineLoop:
+    """The official code's training loop (model/vaemodel.py train_vae): a random batch of 50 per step."""
+
+    name = "baseline: the official code's loop"
+
+    def __init__(self, data: Data, seed: int) -> None:
+        self.data, self.model = data, data.model(seed)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1.5e-4, amsgrad=True)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def epoch(self, epoch: int) -> float:
+        started, weights, n = time.perf_counter(), loss_weights(epoch, WarmupConfig()), len(self.data.x)
+        for _ in range(math.ceil(n / 50)):  # an official "epoch": ceil(N / 50) random batches
+            idx = torch.randperm(n, generator=self.generator)[:50]
+            terms = cadavae_losses(self.model, self.data.x[idx], self.data.attributes[self.data.labels[idx]],
+                                   weights, generator=self.generator)
+            self.optimizer.zero_grad(set_to_none=True)
             terms["total"].backward()
-            optimizer.step()
-        seconds = time.perf_counter() - started
-    return seconds
+            self.optimizer.step()
+        return time.perf_counter() - started
+
+
+class ZsdistLoop:
+    """zsdist's per-worker epoch (what each Ray Train worker runs), here as the only rank of a gloo world."""
+
+    def __init__(self, data: Data, seed: int, precision: str) -> None:
+        self.name = f"zsdist loop, {'bf16 autocast' if precision == 'bf16' else 'float32'}"
+        self.cfg, self.data, self.model = loop_config(precision, seed), data, data.model(seed)
+        self.optimizer = make_optimizer(self.model, self.cfg)
+        self.objective = CADAVAEObjective(self.model, self.cfg.reduction)
+
+    def epoch(self, epoch: int) -> float:
+        generator = epoch_generator(self.cfg.seed, epoch, 0)
+        steps = math.ceil(len(self.data.labels) / self.cfg.batch_size)
+        batches = epoch_batches(self.data.x, self.data.labels, self.cfg.batch_size, steps, generator)
+        metrics = train_one_epoch(self.objective, self.optimizer, batches, self.data.attributes, self.cfg, epoch,
+                                  torch.device("cpu"), generator)
+        return metrics["samples"] / metrics["samples_per_s"]
+
+
+def interleaved(loops: list, epochs: int) -> list[list[float]]:
+    """Seconds per epoch of every loop, the loops taking turns epoch by epoch."""
+    times = [[] for _ in loops]
+    for epoch in range(epochs):
+        for loop, seconds in zip(loops, times):
+            seconds.append(loop.epoch(epoch))
+    return times
+
+
+def scores(data: Data, model: CADAVAE, seed: int) -> tuple[dict[str, float], float]:
+    """`zsdist eval cadavae`'s GZSL and ZSL scores of a model on the test roles, and their seconds."""
+    started = time.perf_counter()
+    split = cadavae.roles(data.dataset, loop_config("none", seed), validation=False)
+    metrics = cadavae.scores(model.eval(), data.dataset, split, ClassifierConfig(seed=seed), shots=())
+    return metrics, time.perf_counter() - started
+
+
+def ray_train(data_dir: Path, storage: Path, workers: int, precision: str, epochs: int) -> tuple[float, float]:
+    """Median seconds per epoch after the first, and the fixed cost (wall minus epochs), of one Ray Train run."""
+    cfg = CADAVAETrainConfig(data=str(data_dir), experiment="benchmarks", epochs=epochs, storage_path=str(storage),
+                             run_name=f"bench-{workers}w-{precision}-{time.time_ns()}", num_workers=workers,
+                             cpus_per_worker=1.0 if workers == 1 else 0.5, mixed_precision=precision)
+    started = time.perf_counter()
+    _, checkpoint, _ = cadavae.train(cfg)
+    wall = time.perf_counter() - started
+    seconds = [h["samples"] / h["samples_per_s"] for h in load_state(checkpoint)["history"]]
+    return float(np.median(seconds[1:])), wall - sum(seconds)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=3, help="epochs per setting; the last one is timed")
-    parser.add_argument("--workers", default="1,2")
-    parser.add_argument("--whole_run", action="store_true", help="also time 100 epochs + evaluation (2 workers)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved epochs per loop (the first is not timed)")
+    parser.add_argument("--settings", default="1:bf16,1:none,2:bf16,2:none",
+                        help="Ray Train settings as workers:mixed_precision, comma-separated")
+    parser.add_argument("--whole_run", action="store_true", help="also 100-epoch runs of baseline and zsdist bf16")
+    parser.add_argument("--seeds", type=int, default=1, help="whole runs per method (seeds 0..N-1)")
     args = parser.parse_args()
+    torch.set_num_threads(1)
     print(f"load average before start: {os.getloadavg()[0]:.1f}; {os.cpu_count()} CPUs", flush=True)
-    rows = []
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = cub_shaped_dataset(Path(tmp) / "cub-shaped")
-        plain = plain_loop_epoch_s(data_dir, args.epochs)
-        rows.append(("plain loop, 1 process", plain))
-        print(f"plain loop: {plain:.2f} s/epoch", flush=True)
+        data = Data(data_dir)
+        loops = [BaselineLoop(data, 0), ZsdistLoop(data, 0, "none"), ZsdistLoop(data, 0, "bf16")]
+        epoch_s = {loop.name: float(np.median(t[1:])) for loop, t in zip(loops, interleaved(loops, args.rounds))}
+        base = epoch_s[loops[0].name]
+        for name, seconds in epoch_s.items():
+            print(f"{name}: {seconds:.2f} s/epoch, {base / seconds:.2f}x", flush=True)
         init_ray()
-        base = CADAVAETrainConfig(data=str(data_dir), experiment="benchmarks", epochs=args.epochs,
-                                  storage_path=str(Path(tmp) / "checkpoints"))
-        for workers in map(int, args.workers.split(",")):
-            cfg = replace(base, run_name=f"bench-{workers}w-{time.time_ns()}", num_workers=workers,
-                          cpus_per_worker=1.0 if workers == 1 else 0.5)
-            _, _, final = cadavae.train(cfg)
-            rows.append((f"Ray Train, {workers} DDP worker(s)", final["samples"] / final["samples_per_s"]))
-            print(f"{rows[-1][0]}: {rows[-1][1]:.2f} s/epoch", flush=True)
-        if args.whole_run:
-            started = time.perf_counter()
-            cfg = replace(base, run_name=f"bench-whole-{time.time_ns()}", epochs=100, num_workers=2)
-            cadavae.train(cfg)
-            trained = time.perf_counter() - started
-            metrics = cadavae.evaluate(cadavae.CADAVAEEvalConfig(run_name=cfg.run_name, experiment="benchmarks",
-                                                                 storage_path=cfg.storage_path))
-            total = time.perf_counter() - started
-            print(f"whole run (2 workers): training {trained / 60:.1f} min, with evaluation {total / 60:.1f} min; "
-                  f"S {metrics['S']:.3f} U {metrics['U']:.3f} H {metrics['H']:.3f}", flush=True)
+        ray_rows = {}
+        for setting in args.settings.split(","):
+            workers, precision = int(setting.split(":")[0]), setting.split(":")[1]
+            ray_rows[setting] = ray_train(data_dir, Path(tmp) / "checkpoints", workers, precision, args.rounds)
+            print(f"Ray Train {setting}: {ray_rows[setting][0]:.2f} s/epoch, fixed {ray_rows[setting][1]:.1f} s",
+                  flush=True)
+        whole = []
+        for seed in range(args.seeds if args.whole_run else 0):
+            pair = [BaselineLoop(data, seed), ZsdistLoop(data, seed, "bf16")]
+            for loop, seconds in zip(pair, interleaved(pair, 100)):
+                metrics, eval_s = scores(data, loop.model, seed)
+                whole.append((loop.name, seed, sum(seconds), eval_s, metrics))
+                print(whole[-1], flush=True)
 
-    samples = CUB["trainval"]
-    print(f"\n{time.strftime('%Y-%m-%d')} {platform.node()} ({platform.processor() or 'CPU'}), "
-          f"CUB-shaped synthetic, {samples} trainval rows, batch 50 per worker, torch {torch.__version__}")
-    print("| setting | s/epoch | samples/s | speed-up vs plain loop |")
-    print("| --- | --- | --- | --- |")
-    for name, seconds in rows:
-        print(f"| {name} | {seconds:.2f} | {samples / seconds:.0f} | {plain / seconds:.2f} |")
+    print(f"\n{time.strftime('%Y-%m-%d')} {platform.node()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+          f"CUB-shaped synthetic ({CUB['trainval']} trainval rows), batch 50, one torch thread per process")
+    print("| setting | s/epoch | speed-up vs baseline |\n| --- | --- | --- |")
+    for name, seconds in epoch_s.items():
+        print(f"| {name} (interleaved, 1 process) | {seconds:.2f} | {base / seconds:.2f} |")
+    for setting, (seconds, fixed) in ray_rows.items():
+        workers, precision = setting.split(":")
+        print(f"| Ray Train, {workers} DDP worker(s), {'bf16' if precision == 'bf16' else 'float32'} "
+              f"(fixed cost {fixed:.0f} s) | {seconds:.2f} | {base / seconds:.2f} |")
+    if whole:
+        fixed = ray_rows.get("1:bf16", (0.0, 0.0))[1]
+        print("\n| whole run (100 epochs + GZSL/ZSL evaluation) | seed | minutes | S | U | H | ZSL acc |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for name, seed, train_s, eval_s, m in whole:
+            minutes = (train_s + eval_s + (fixed if name.startswith("zsdist") else 0)) / 60
+            print(f"| {name} | {seed} | {minutes:.1f} | {m['S']:.3f} | {m['U']:.3f} | {m['H']:.3f} | "
+                  f"{m['zsl_accuracy']:.3f} |")
+        print(f"(zsdist minutes include Ray Train's fixed cost of {fixed:.0f} s, measured above)")
 
 
 if __name__ == "__main__":

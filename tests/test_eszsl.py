@@ -10,7 +10,7 @@ from cadavae_synthetic import CLASSES, SEEN, synthetic_arrays, tiny_config
 
 from datagen.errors import ConfigError
 from zsdist.data.features import FeatureDataset
-from zsdist.eval.eszsl import ESZSLConfig, eszsl_scores, fit_eszsl, predict_eszsl
+from zsdist.eval.eszsl import ESZSLConfig, eszsl_scores, fit_eszsl, fit_eszsl_grid, predict_eszsl
 from zsdist.pipelines import cadavae
 
 
@@ -30,6 +30,15 @@ def test_closed_form_matches_the_paper_formula():
     assert np.allclose(fit_eszsl(x, labels, s, ESZSLConfig(feature_reg=0.5, attribute_reg=2.0)), expected)
 
 
+def test_grid_fits_equal_the_closed_form():
+    rng = np.random.default_rng(2)
+    x, labels, s = rng.normal(size=(20, 6)), np.arange(20) % 4, rng.normal(size=(4, 5))
+    fits = list(fit_eszsl_grid(x, labels, s, (0.01, 3.0)))
+    assert [(g, l) for g, l, _ in fits] == [(0.01, 0.01), (0.01, 3.0), (3.0, 0.01), (3.0, 3.0)]
+    for g, l, v in fits:
+        assert np.allclose(v, fit_eszsl(x, labels, s, ESZSLConfig(feature_reg=g, attribute_reg=l)))
+
+
 def test_recovers_unseen_classes_far_above_chance():
     d = synthetic_arrays()
     part = {split: (d["features"][d["splits"] == split], d["labels"][d["splits"] == split])
@@ -40,18 +49,45 @@ def test_recovers_unseen_classes_far_above_chance():
     assert metrics["zsl_accuracy"] > 0.9 and metrics["U"] > 0.6 and metrics["H"] > 0.5, metrics
 
 
-def test_validation_roles_never_read_test_rows():
+def synthetic_dataset() -> FeatureDataset:
     d = synthetic_arrays()
-    data = FeatureDataset(features=d["features"], labels=d["labels"], splits=d["splits"],
+    return FeatureDataset(features=d["features"], labels=d["labels"], splits=d["splits"],
                           class_names=[f"class{c}" for c in range(CLASSES)], attributes=d["attributes"],
                           seen=np.arange(CLASSES) < SEEN, description={})
+
+
+def test_validation_roles_never_read_test_rows():
+    data = synthetic_dataset()
     split = cadavae.roles(data, tiny_config("", validation="pseudo_unseen", pseudo_unseen_fraction=0.3),
                           validation=True)
-    metrics = cadavae.baseline_scores(data, split, ESZSLConfig())
+    metrics = cadavae.baseline_scores(data, split, ESZSLConfig(), validation=split)
     # Test features made NaN: any test row reaching the fit or the scores would change (or break) them.
     hidden = replace(data, features=np.where((data.splits == "trainval")[:, None], data.features, np.nan))
-    assert cadavae.baseline_scores(hidden, split, ESZSLConfig()) == metrics
-    assert set(metrics) == {"S", "U", "H", "zsl_accuracy"} and all(0 <= v <= 1 for v in metrics.values())
+    assert cadavae.baseline_scores(hidden, split, ESZSLConfig(), validation=split) == metrics
+    assert set(metrics) == {"S", "U", "H", "zsl_accuracy", "feature_reg", "attribute_reg", "validation_H"}
+    assert all(0 <= metrics[k] <= 1 for k in ("S", "U", "H", "zsl_accuracy")), metrics
+
+
+def test_regularisers_chosen_on_validation_without_test_rows():
+    data = synthetic_dataset()
+    cfg = tiny_config("", pseudo_unseen_fraction=0.3)
+    test, validation = cadavae.roles(data, cfg, validation=False), cadavae.roles(data, cfg, validation=True)
+    grid = (1e-3, 1.0, 1e3)
+    chosen = cadavae.baseline_scores(data, test, ESZSLConfig(grid=grid), validation=validation)
+
+    def fixed(roles, feature_reg, attribute_reg):
+        config = ESZSLConfig(choose="fixed", feature_reg=feature_reg, attribute_reg=attribute_reg)
+        return cadavae.baseline_scores(data, roles, config, validation=validation)
+
+    # The pick is the grid's best validation H, and the test scores are those of that pair.
+    by_pair = {(g, l): fixed(validation, g, l)["H"] for g in grid for l in grid}
+    assert chosen["validation_H"] == max(by_pair.values()) == by_pair[chosen["feature_reg"], chosen["attribute_reg"]]
+    assert {k: chosen[k] for k in ("S", "U", "H", "zsl_accuracy")} == fixed(
+        test, chosen["feature_reg"], chosen["attribute_reg"])
+    # The choice reads no test row: with test features made NaN it is the same.
+    hidden = replace(data, features=np.where((data.splits == "trainval")[:, None], data.features, np.nan))
+    picked = cadavae.baseline_scores(hidden, validation, ESZSLConfig(grid=grid), validation=validation)
+    assert (picked["feature_reg"], picked["attribute_reg"]) == (chosen["feature_reg"], chosen["attribute_reg"])
 
 
 @pytest.mark.parametrize("value", [0.0, -1.0, math.nan, math.inf])
@@ -60,3 +96,5 @@ def test_regularisers_must_be_positive(value):
         ESZSLConfig(feature_reg=value)
     with pytest.raises(ConfigError, match="eszsl.attribute_reg"):
         ESZSLConfig(attribute_reg=value)
+    with pytest.raises(ConfigError, match="eszsl.grid"):
+        ESZSLConfig(grid=(1.0, value))

@@ -97,10 +97,12 @@ def cadavae_losses(
         raise ValueError(f"reduction must be 'sum' or 'mean' (got {reduction!r})")
     if set(weights) != set(WEIGHTS):
         raise KeyError(f"weights must have exactly the keys {WEIGHTS} (got {tuple(weights)})")
-    mu_x, logvar_x, mu_a, logvar_a = model.forward_encoder(x, a)  # (B, L) each
+    # Under bf16 autocast the layers return bf16; every loss term is computed in float32 (a no-op
+    # otherwise), since sums over 50 x 2048 L1 errors lose digits in bf16's 8-bit mantissa.
+    mu_x, logvar_x, mu_a, logvar_a = (t.float() for t in model.forward_encoder(x, a))  # (B, L) each
     z_x = model.reparameterize(mu_x, logvar_x, generator)
     z_a = model.reparameterize(mu_a, logvar_a, generator)
-    x_from_x, x_from_a, a_from_a, a_from_x = model.forward_decoder(z_x, z_a)
+    x_from_x, x_from_a, a_from_a, a_from_x = (t.float() for t in model.forward_decoder(z_x, z_a))
 
     def l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.l1_loss(pred, target, reduction="sum")

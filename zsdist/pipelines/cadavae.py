@@ -30,7 +30,7 @@ from datagen.ray_setup import init_ray
 from zsdist import tracking
 from zsdist.config import flatten, from_dict, to_dict
 from zsdist.data.features import FeatureDataset, read_feature_dataset
-from zsdist.eval.eszsl import ESZSLConfig, eszsl_scores
+from zsdist.eval.eszsl import ESZSLConfig, choose_regularisers, eszsl_scores
 from zsdist.eval.gzsl_metrics import gzsl_scores, per_class_accuracy
 from zsdist.eval.latent_classifier import ClassifierConfig, build_training_set, predict, train_linear_classifier
 from zsdist.models.cadavae import CADAVAE
@@ -141,7 +141,8 @@ def train(cfg: CADAVAETrainConfig) -> tuple[str, Path, dict[str, float]]:
 def evaluate(cfg: CADAVAEEvalConfig) -> dict[str, float]:
     """Score the run's latest checkpoint: S/U/H, ZSL accuracy and few-shot S/U/H, logged under eval/.
 
-    ESZSL's S/U/H and ZSL accuracy on the same roles come with them as baseline/eszsl/<name>.
+    ESZSL's S/U/H and ZSL accuracy on the same roles come with them as baseline/eszsl/<name>, with the
+    regularisers it chose on the validation roles.
     split="validation" logs under eval/validation/ instead. The JSON artifact eval/<split>.json holds
     the metrics and the classes of each role.
     """
@@ -157,7 +158,9 @@ def evaluate(cfg: CADAVAEEvalConfig) -> dict[str, float]:
     model.eval()
     split = roles(data, trained, validation=cfg.split == "validation")
     metrics = scores(model, data, split, cfg.classifier, cfg.shots)
-    metrics |= {f"baseline/eszsl/{k}": v for k, v in baseline_scores(data, split, cfg.eszsl).items()}
+    # The validation roles pick ESZSL's regularisers (and are the scored roles too with split="validation").
+    baseline = baseline_scores(data, split, cfg.eszsl, validation=roles(data, trained, validation=True))
+    metrics |= {f"baseline/eszsl/{k}": v for k, v in baseline.items()}
     prefix = "eval/" if cfg.split == "test" else "eval/validation/"
     run_id = tracking.start_or_resume_run(cfg.experiment, cfg.run_name, state["config"], flatten(state["config"]))
     tracking.log_metrics(run_id, {prefix + k: v for k, v in metrics.items()}, step=state["epoch"])
@@ -175,17 +178,30 @@ def local_class_ids(data: FeatureDataset, split: Roles) -> np.ndarray:
     return local
 
 
-def baseline_scores(data: FeatureDataset, split: Roles, config: ESZSLConfig) -> dict[str, float]:
-    """ESZSL's GZSL S/U/H and ZSL accuracy, trained and scored on the same rows as `scores`."""
+def baseline_scores(data: FeatureDataset, split: Roles, config: ESZSLConfig, *, validation: Roles) -> dict[str, float]:
+    """ESZSL's GZSL S/U/H and ZSL accuracy, trained and scored on the same rows as `scores`.
+
+    With config.choose="validation" its regularisers are first picked on the `validation` roles (no
+    test row), and come back with the scores as feature_reg, attribute_reg and validation_H.
+    """
+    chosen = {}
+    if config.choose == "validation":
+        feature_reg, attribute_reg, picked = choose_regularisers(**eszsl_problem(data, validation), grid=config.grid)
+        config = replace(config, choose="fixed", feature_reg=feature_reg, attribute_reg=attribute_reg)
+        chosen = {"feature_reg": feature_reg, "attribute_reg": attribute_reg, "validation_H": picked["H"]}
+    return eszsl_scores(**eszsl_problem(data, split), config=config) | chosen
+
+
+def eszsl_problem(data: FeatureDataset, split: Roles) -> dict:
+    """The arrays ESZSL fits and is scored on for these roles, classes indexed seen role first."""
     local = local_class_ids(data, split)
 
     def images(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return data.features[rows], local[data.labels[rows]]
 
-    return eszsl_scores(train=images(split.train_rows), seen_test=images(split.seen_test_rows),
-                        unseen_test=images(split.unseen_test_rows),
-                        attributes=data.attributes[np.concatenate([split.seen, split.unseen])],
-                        num_seen=len(split.seen), config=config)
+    return {"train": images(split.train_rows), "seen_test": images(split.seen_test_rows),
+            "unseen_test": images(split.unseen_test_rows),
+            "attributes": data.attributes[np.concatenate([split.seen, split.unseen])], "num_seen": len(split.seen)}
 
 
 @torch.no_grad()

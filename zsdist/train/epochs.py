@@ -37,10 +37,10 @@ def lockstep(batches: Iterator[T], device: torch.device, max_steps: int = 0) -> 
 
 
 def report_epoch(metrics: dict[str, float], *, epoch: int, mlflow_run_id: str,
-                 make_checkpoint: Callable[[], Any]) -> None:
-    """Every rank reports (a barrier); rank 0 alone writes the checkpoint and logs to MLflow."""
-    checkpoint = None
+                 make_checkpoint: Callable[[], Any], checkpoint: bool = True) -> None:
+    """Every rank reports (a barrier); rank 0 alone logs to MLflow and, if `checkpoint`, writes one."""
+    saved = None
     if ray.train.get_context().get_world_rank() == 0:
-        checkpoint = make_checkpoint()
+        saved = make_checkpoint() if checkpoint else None
         tracking.log_metrics(mlflow_run_id, metrics, step=epoch)
-    ray.train.report(metrics, checkpoint=checkpoint)
+    ray.train.report(metrics, checkpoint=saved)
