@@ -1,7 +1,8 @@
 """Integration: Parquet -> Ray Data -> 2-worker gloo DDP -> checkpoints -> MLflow -> evaluation.
 
 Real local Ray, real Parquet, real MLflow (SQLite), real torch.distributed. A tiny spec and model
-keep each fit to seconds after Ray Train's ~20 s start-up.
+keep each fit to seconds after Ray Train's ~20 s start-up. The per-epoch validation score is also
+checked on its own, without Ray Train.
 """
 
 import os
@@ -13,6 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 from mlflow.tracking import MlflowClient
 
 from datagen.errors import ConfigError, DataError
@@ -21,10 +23,11 @@ from datagen.spec.polar import PolarSpec
 from zsdist import tracking
 from zsdist.config import load_config
 from zsdist.data.polar import read_all_rows
-from zsdist.models.polar_vae import PolarVAEConfig
+from zsdist.models.polar_vae import PolarVAE, PolarVAEConfig
 from zsdist.pipelines import polar
 from zsdist.train.checkpoint import latest_checkpoint, load_state
 from zsdist.train.polar_vae import PolarTrainConfig
+from zsdist.train.polar_validation import EpochValidation
 
 TINY_SPEC = PolarSpec(n_points=240, n_test=40, transect_points=5, resolution=32, shard_rows=64)
 TINY_MODEL = PolarVAEConfig(encoder_channels=(4, 8), decoder_channels=(8, 4, 4), decoder_start_channels=4)
@@ -47,14 +50,45 @@ def metric_history(run_id: str, key: str) -> list[tuple[int, float]]:
     return sorted((m.step, m.value) for m in client.get_metric_history(run_id, key))
 
 
+def test_validation_is_the_hole_reconstruction_mse_carried_between_epochs(polar_data):
+    validate = EpochValidation(config(polar_data, epochs=3, validate_every=2))
+    rows = read_all_rows(polar_data)
+    in_hole = rows["split"] == "hole"
+    hole = rows["image"][in_hole][np.argsort(rows["index"][in_hole])]
+    assert len(hole) > 0
+    torch.manual_seed(0)
+    model = PolarVAE(TINY_MODEL, TINY_SPEC.resolution)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+
+    first = validate(model, 0)  # not due at epoch 0, but there is nothing to carry yet
+    with torch.no_grad():
+        logits, _, _ = model.eval()(torch.from_numpy(hole)[:, None], sample=False)  # decode of the mean
+    model.train()
+    expected = np.mean((torch.sigmoid(logits)[:, 0].double().numpy() - hole) ** 2)
+    assert first["val/hole_mse"] == pytest.approx(expected, rel=1e-9)
+    assert EpochValidation(config(polar_data, validate_every=1))(model, 0) == first  # deterministic
+    assert model.training and all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+
+    with torch.no_grad():
+        next(model.parameters()).add_(0.05)
+    assert validate(model, 0) == first  # between validations: the last score
+    assert validate(model, 1) != first  # due: scored again
+
+
 def test_ddp_training_logs_checkpoints_and_resumes(polar_data, workspace):
-    run_id, checkpoint, final = polar.train(config(polar_data, run_name="ddp"))
+    run_id, checkpoint, final = polar.train(config(polar_data, run_name="ddp", validate_every=1))
     assert final["epoch"] == 1
     # Punctured training: only "train" rows, split equally over the 2 workers.
     n_train = int((read_all_rows(polar_data)["split"] == "train").sum())
     assert final["images"] == 2 * (n_train // 2)
     first = load_state(checkpoint)
     assert [h["epoch"] for h in first["history"]] == [0, 1]
+    # Rank 0's validation of the weights it checkpointed, in every epoch's report.
+    assert all(np.isfinite(h["val/hole_mse"]) for h in first["history"])
+    model = PolarVAE(TINY_MODEL, TINY_SPEC.resolution)
+    model.load_state_dict(first["model"])
+    assert final["val/hole_mse"] == pytest.approx(
+        EpochValidation(config(polar_data, validate_every=1))(model, 1)["val/hole_mse"], rel=1e-5)
 
     run = MlflowClient(tracking.tracking_uri()).get_run(run_id)
     assert run.info.status == "FINISHED"
@@ -62,15 +96,16 @@ def test_ddp_training_logs_checkpoints_and_resumes(polar_data, workspace):
     assert [step for step, _ in metric_history(run_id, "loss")] == [0, 1]
 
     # Same run name, more epochs: continues from epoch 2 with the first two epochs untouched.
-    run_id_again, checkpoint, final = polar.train(config(polar_data, run_name="ddp", epochs=3))
+    run_id_again, checkpoint, final = polar.train(config(polar_data, run_name="ddp", epochs=3, validate_every=1))
     assert run_id_again == run_id and final["epoch"] == 2
     resumed = load_state(checkpoint)
     assert resumed["history"][:2] == first["history"] and len(resumed["history"]) == 3
     assert [step for step, _ in metric_history(run_id, "loss")] == [0, 1, 2]
+    assert [step for step, _ in metric_history(run_id, "val/hole_mse")] == [0, 1, 2]
 
     # A finished run rerun as is trains nothing more and hands back its final metrics.
-    _, _, final_again = polar.train(config(polar_data, run_name="ddp", epochs=3))
-    assert final_again["loss"] == final["loss"]
+    _, _, final_again = polar.train(config(polar_data, run_name="ddp", epochs=3, validate_every=1))
+    assert final_again["loss"] == final["loss"] and final_again["val/hole_mse"] == final["val/hole_mse"]
     assert len(load_state(latest_checkpoint(workspace / "checkpoints" / "ddp"))["history"]) == 3
 
 
@@ -131,6 +166,8 @@ def test_evaluation_logs_metrics_and_artifacts(polar_data, workspace):
 def test_bad_training_input(polar_data, workspace, tmp_path):
     with pytest.raises(ConfigError, match="no dataset given"):
         polar.train(PolarTrainConfig())
+    with pytest.raises(ConfigError, match="validate_every must be >= 0"):
+        PolarTrainConfig(validate_every=-1)
     with pytest.raises(DataError):
         polar.train(config(tmp_path / "nowhere"))
     with pytest.raises(DataError, match="no checkpoint for run 'never-trained'"):

@@ -62,3 +62,10 @@ def read_all_rows(data_dir: str | Path) -> dict[str, np.ndarray]:
             for name in ("index", "a", "b", "hole_distance", "in_hole", "split")}
     rows["image"] = decode_images(table)
     return rows
+
+
+def read_split_images(data_dir: str | Path, split: str) -> np.ndarray:
+    """The decoded images (N, R, R) of one split's rows, in index order; no other row's PNG is decoded."""
+    table = pa.concat_tables(pq.read_table(p, columns=["index", "image"], filters=[("split", "==", split)])
+                             for p in dataset_files(data_dir, dataset="polar"))
+    return decode_images(table.sort_by("index"))

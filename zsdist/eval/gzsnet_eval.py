@@ -3,7 +3,8 @@
 For every held-out target (a combination never trained on, see data/heldout.py) each method draws
 the target from training images only (eval/gzsnet_targets.py), and the drawing is compared with the
 ground-truth image the Fonts dataset has for every combination:
-- gzsnet, ae_ds: full synthesis, every attribute's chunk from its own source image (GZSNet.combine);
+- gzsnet, ae_ds: full synthesis, every attribute's chunk from its own source image
+  (eval/gzsnet_synthesis.py, which the training's val/psnr shares);
 - nn: the training image matching the most of the target's values;
 - edit_<attribute>: a training image equal to the target except in that attribute, with that
   attribute's chunk taken from a source (its nn counterpart is the base image itself).
@@ -20,18 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow.dataset as pds
 import torch
 
 from datagen.errors import ConfigError, DataError
 from datagen.shards import atomic_write, read_spec
 from datagen.spec.fonts import ATTRIBUTES, FontsSpec
 from zsdist.config import from_dict
-from zsdist.data.fonts import box_downscale, decode_rgb, downscale_factor, read_fonts_table, selected_files
-from zsdist.data.heldout import held_out_pairs, is_held_out
+from zsdist.data.fonts import downscale_factor
 from zsdist.eval.coprediction import ProbeConfig, coprediction_matrix, diagonal_summary, normalised_accuracy
 from zsdist.eval.gzsnet_plots import coprediction_heatmap_png, image_grid_png, to_uint8
-from zsdist.eval.gzsnet_targets import NO_ROW, nearest_neighbours, pick_bases, pick_sources
+from zsdist.eval.gzsnet_synthesis import decode, encode, read_images, selected_rows, synthesise
+from zsdist.eval.gzsnet_targets import NO_ROW, choose_targets, nearest_neighbours, pick_bases
 from zsdist.eval.image_metrics import image_quality
 from zsdist.models.ae_ds import AEDS
 from zsdist.models.gzsnet import GZSNet
@@ -79,17 +79,14 @@ def evaluate_checkpoint(checkpoint_dir: Path, data_dir: Path, out_dir: Path,
     models = {name: model.to(device) for name, model in models.items()}
 
     # Value positions of every selected, non-blank row; training rows are those not held out.
-    table = read_fonts_table(data_dir, train_cfg.selection, columns=["index", *ATTRIBUTES])
-    attrs = np.stack([table.column(a).to_numpy() for a in ATTRIBUTES], axis=1)
-    index = table.column("index").to_numpy()
-    held = is_held_out(table, held_out_pairs(train_cfg.held_out, description), train_cfg.held_out.pairs)
+    attrs, index, held = selected_rows(data_dir, train_cfg.selection, train_cfg.held_out, description)
     if not held.any():
         raise DataError("the run holds out no combination in its selection: train with held_out.fraction > 0")
-    train_rows, target_rows = np.flatnonzero(~held), np.flatnonzero(held)
+    train_rows = np.flatnonzero(~held)
     rng = np.random.default_rng(cfg.seed)
-    target_rows = np.sort(rng.choice(target_rows, min(cfg.max_targets, len(target_rows)), replace=False))
+    target_rows, sources = choose_targets(attrs, train_rows, np.flatnonzero(held), cfg.max_targets, rng)
     train, targets = attrs[train_rows], attrs[target_rows]
-    sources, bases = pick_sources(train, targets, rng), pick_bases(train, targets, rng)
+    bases = pick_bases(train, targets, rng)
     nn = nearest_neighbours(train, targets, rng)
     if (sources == NO_ROW).any():
         raise DataError("some held-out value has no training image in the selection: widen the selection")
@@ -99,14 +96,14 @@ def evaluate_checkpoint(checkpoint_dir: Path, data_dir: Path, out_dir: Path,
     needed = np.unique(np.concatenate([index[target_rows], index[train_rows[sources.ravel()]],
                                        index[train_rows[nn]], index[train_rows[bases[bases != NO_ROW]]],
                                        index[probe]]))
-    images = _read_images(data_dir, train_cfg, needed, factor)
+    images = read_images(data_dir, train_cfg.selection, needed, factor)
     position = {i: p for p, i in enumerate(needed.tolist())}
 
     def pixels(rows: np.ndarray) -> torch.Tensor:
         return images[[position[i] for i in index[rows].tolist()]]
 
     truth = pixels(target_rows)
-    latents = {name: _encode(model, images, cfg.batch_size) for name, model in models.items()}
+    latents = {name: encode(model, images, cfg.batch_size) for name, model in models.items()}
 
     def latent(name: str, rows: np.ndarray) -> torch.Tensor:
         return latents[name][[position[i] for i in index[rows].tolist()]]
@@ -114,8 +111,8 @@ def evaluate_checkpoint(checkpoint_dir: Path, data_dir: Path, out_dir: Path,
     metrics: dict[str, float] = {"targets": float(len(target_rows))}
     drawn: dict[str, torch.Tensor] = {"nn": pixels(train_rows[nn])}
     for name, model in models.items():
-        z = model.combine({a: latent(name, train_rows[sources[:, k]]) for k, a in enumerate(ATTRIBUTES)})
-        drawn[name] = _decode(model, z, cfg.batch_size)
+        drawn[name] = synthesise(model, {a: latent(name, train_rows[sources[:, k]]) for k, a in enumerate(ATTRIBUTES)},
+                                 cfg.batch_size)
     for name, image in drawn.items():
         metrics |= _scores(name, image, truth)
     grid_columns = _target_names(targets[:cfg.grid_targets], description)
@@ -135,7 +132,7 @@ def evaluate_checkpoint(checkpoint_dir: Path, data_dir: Path, out_dir: Path,
         edits = {"nn": pixels(base)}
         for name, model in models.items():
             z = model.swap(latent(name, base), latent(name, donor), [attribute])[0]
-            edits[name] = _decode(model, z, cfg.batch_size)
+            edits[name] = decode(model, z, cfg.batch_size)
         for name, image in edits.items():
             metrics |= _scores(f"{name}/edit_{attribute}", image, truth[ok])
         shown = slice(0, cfg.grid_targets)
@@ -179,32 +176,6 @@ def _target_names(targets: np.ndarray, description: dict) -> list[str]:
     letters, fonts = description["attributes"]["letter"], description["attributes"]["font"]
     k_letter, k_font = ATTRIBUTES.index("letter"), ATTRIBUTES.index("font")
     return [f"{letters[t[k_letter]]['name']} font {fonts[t[k_font]]['font_id']}" for t in targets]
-
-
-def _read_images(data_dir: Path, train_cfg: GZSNetTrainConfig, wanted: np.ndarray, factor: int) -> torch.Tensor:
-    """float32 (N, 3, H, W) in [-1, 1] of the rows with these global indices, in that (sorted) order."""
-    files, _ = selected_files(data_dir, train_cfg.selection)
-    table = pds.dataset([str(f) for f in files], format="parquet").to_table(
-        columns=["index", "image"], filter=pds.field("index").isin(wanted))
-    table = table.sort_by("index")
-    if not np.array_equal(table.column("index").to_numpy(), wanted):
-        raise DataError(f"{data_dir} lacks some of the rows the evaluation needs: run `zsdist datagen verify`")
-    pixels = box_downscale(decode_rgb(table).transpose(0, 3, 1, 2), factor)
-    return torch.from_numpy(pixels / 127.5 - 1.0)
-
-
-@torch.no_grad()
-def _encode(model: GZSNet, images: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """Latents on the CPU; the model runs where its weights are (a GPU when there is one)."""
-    device = next(model.parameters()).device
-    return torch.cat([model.forward_encoder(images[i:i + batch_size].to(device)).cpu()
-                      for i in range(0, len(images), batch_size)])
-
-
-@torch.no_grad()
-def _decode(model: GZSNet, z: torch.Tensor, batch_size: int) -> torch.Tensor:
-    device = next(model.parameters()).device
-    return torch.cat([model.forward_decoder(z[i:i + batch_size].to(device)).cpu() for i in range(0, len(z), batch_size)])
 
 
 def _scores(prefix: str, drawn: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:

@@ -3,7 +3,8 @@
 All functions work on attribute arrays (rows x A value positions) and return row positions, so they
 are pure numpy and seeded by the caller's Generator.
 
-- Targets: held-out combinations (never trained on); each has a ground-truth image in Fonts.
+- Targets: a seeded sample of candidate rows, each with a ground-truth image in Fonts: held-out
+  combinations (never trained on) for the evaluation, training rows for the training's validation.
 - Sources (full synthesis): for target t and attribute k, a training image with t's value of k that
   differs from t in every other attribute where such an image exists, so chunk k is the only thing
   it can contribute; otherwise any training image with that value.
@@ -26,6 +27,17 @@ def _rows_by_value(train: np.ndarray, k: int) -> dict[int, np.ndarray]:
     order = np.argsort(train[:, k], kind="stable")
     values, starts = np.unique(train[order, k], return_index=True)
     return dict(zip(values.tolist(), np.split(order, starts[1:])))
+
+
+def choose_targets(attrs: np.ndarray, train_rows: np.ndarray, candidates: np.ndarray, count: int,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded sample of at most `count` candidate rows (sorted) and their sources (pick_sources).
+
+    attrs is (N, A) over all rows; candidates and train_rows are row positions in it. The sources
+    come back as positions in train_rows, int64 (T, A).
+    """
+    targets = np.sort(rng.choice(candidates, min(count, len(candidates)), replace=False))
+    return targets, pick_sources(attrs[train_rows], attrs[targets], rng)
 
 
 def pick_sources(train: np.ndarray, targets: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -14,6 +14,11 @@ shard), so every step all workers agree that each still has a batch: an epoch en
 
 The AE+DS baseline (zsdist/models/ae_ds.py) trains on exactly the same batches with its own
 optimiser, so the evaluation compares the two on the same data, steps and held-out split.
+
+Validation (`validate_every` N >= 1): every N epochs (and the last) rank 0 reports val/psnr, the
+PSNR of GZS-Net's chunk-swapping synthesis of `validation_targets` training images, drawn as the
+evaluation draws its held-out ones (higher is better; zsdist/train/gzsnet_validation.py); the epochs
+in between carry the last value, so a search sees it in every report. 0 (the default) never computes it.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from zsdist.models.gzsnet import PRESETS, GZSNet, GZSNetConfig
 from zsdist.models.gzsnet_losses import GZSNetLossWeights, GZSNetObjective
 from zsdist.train.checkpoint import load_state, to_ray_checkpoint, unwrap
 from zsdist.train.epochs import lockstep, report_epoch
+from zsdist.train.gzsnet_validation import EpochValidation
 
 
 @dataclass(kw_only=True)
@@ -64,6 +70,8 @@ class GZSNetTrainConfig:
     mixed_precision: Literal["none", "bf16"] = "none"  # bf16 autocast (meant for GPUs)
     max_failures: int = 1  # worker failures survived by restarting from the last checkpoint
     max_steps_per_epoch: int = 0  # 0 = every group of the worker's shards; small values for tests
+    validate_every: int = 0  # epochs between val/psnr scores (synthesis of training images); 0 = never
+    validation_targets: int = 64  # training images val/psnr draws: a fixed sample from held_out.seed
     storage_path: str = ""  # checkpoints; empty = <workspace>/checkpoints
 
     def __post_init__(self) -> None:
@@ -80,6 +88,12 @@ class GZSNetTrainConfig:
                      "max_steps_per_epoch", "max_failures"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0 (got {getattr(self, name)})")
+        if self.validate_every < 0:
+            raise ConfigError(f"validate_every must be >= 0 (got {self.validate_every}): "
+                              "pass 0 (never) or N to score val/psnr every N epochs")
+        if self.validation_targets < 1:
+            raise ConfigError(f"validation_targets must be >= 1 (got {self.validation_targets}): "
+                              "pass how many training images val/psnr draws, e.g. 64")
         if not self.run_name or "/" in self.run_name:
             raise ConfigError(f"run_name must be a non-empty name without '/' (got {self.run_name!r})")
 
@@ -113,6 +127,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         start_epoch, history = json.loads(state["sampler"])["next_epoch"], state["history"]
     objective = ray.train.torch.prepare_model(GZSNetObjective(model, cfg.loss))
     baseline = ray.train.torch.prepare_model(baseline) if baseline is not None else None
+    validate = EpochValidation(cfg) if cfg.validate_every and rank == 0 else None
 
     def report(metrics: dict[str, float], epoch: int) -> None:
         # The sampler's whole state: groups and shard order follow from (seed, epoch) alone.
@@ -133,6 +148,8 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         generator = torch.Generator(device=device).manual_seed(cfg.seed * 10_000 + epoch * 100 + rank)
         metrics = train_one_epoch(objective, optimizer, baseline, baseline_optimizer, groups, cfg,
                                   epoch=epoch, device=device, generator=generator)
+        if validate:
+            metrics |= validate(model, epoch)
         history.append(metrics)
         report(metrics, epoch)
 

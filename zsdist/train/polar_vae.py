@@ -5,6 +5,11 @@ TorchTrainer is zsdist/pipelines/polar.py (through train/driver.py).
 
 Batch semantics: `batch_size` is per worker. With N workers one optimiser step averages the
 gradients of N * batch_size images, so an epoch has 1/N of the steps of a 1-worker run.
+
+Validation (`validate_every` N >= 1): every N epochs (and the last) rank 0 reports val/hole_mse, the
+mean per-pixel squared error of the model's reconstructions of the dataset's hole images (lower is
+better; zsdist/train/polar_validation.py); the epochs in between carry the last value, so a search
+sees it in every report. 0 (the default) never computes it.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ import torch.distributed as dist
 from datagen.errors import ConfigError
 from zsdist.config import from_dict, to_dict
 from zsdist.models.polar_vae import PolarVAE, PolarVAEConfig
-from zsdist.train.checkpoint import load_state, to_ray_checkpoint
+from zsdist.train.checkpoint import load_state, to_ray_checkpoint, unwrap
 from zsdist.train.epochs import report_epoch
+from zsdist.train.polar_validation import EpochValidation
 from zsdist.train.schedules import linear_warmup
 
 
@@ -47,6 +53,7 @@ class PolarTrainConfig:
     mixed_precision: Literal["none", "bf16"] = "none"  # bf16 autocast (meant for GPUs)
     max_failures: int = 1  # worker failures survived by restarting from the last checkpoint
     max_steps_per_epoch: int = 0  # 0 = the whole shard; small values for smoke tests and benchmarks
+    validate_every: int = 0  # epochs between val/hole_mse scores (the hole's reconstruction error); 0 = never
     storage_path: str = ""  # checkpoints; empty = <workspace>/checkpoints
 
     def __post_init__(self) -> None:
@@ -60,6 +67,9 @@ class PolarTrainConfig:
                 raise ConfigError(f"{name} must be >= 0 (got {getattr(self, name)})")
         if self.beta_warmup_epochs < 0 or self.max_steps_per_epoch < 0 or self.max_failures < 0:
             raise ConfigError("beta_warmup_epochs, max_steps_per_epoch and max_failures must be >= 0")
+        if self.validate_every < 0:
+            raise ConfigError(f"validate_every must be >= 0 (got {self.validate_every}): "
+                              "pass 0 (never) or N to score val/hole_mse every N epochs")
         if not self.run_name or "/" in self.run_name:
             raise ConfigError(f"run_name must be a non-empty name without '/' (got {self.run_name!r})")
 
@@ -84,6 +94,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         start_epoch, history = state["epoch"] + 1, state["history"]
     model = ray.train.torch.prepare_model(model)
     shard = ray.train.get_dataset_shard("train")
+    validate = EpochValidation(cfg) if cfg.validate_every and rank == 0 else None
 
     def report(metrics: dict[str, float], epoch: int) -> None:
         report_epoch(metrics, epoch=epoch, mlflow_run_id=loop_config["mlflow_run_id"],
@@ -96,6 +107,8 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     for epoch in range(start_epoch, cfg.epochs):
         generator = torch.Generator(device=device).manual_seed(cfg.seed * 10_000 + epoch * 100 + rank)
         metrics = train_one_epoch(model, optimizer, shard, cfg, epoch, device, generator)
+        if validate:
+            metrics |= validate(unwrap(model), epoch)
         history.append(metrics)
         report(metrics, epoch)
 
