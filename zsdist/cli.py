@@ -12,6 +12,8 @@
     zsdist train cadavae --data OUT [--epochs 100]
     zsdist train cadavae --config configs/cadavae_paper.yaml --data OUT --seeds 3   # train + evaluate 3 seeds
     zsdist eval cadavae --run_name cadavae       # S, U, H, ZSL and few-shot accuracy
+    zsdist tune cadavae --data OUT --space cadavae --search.num_samples 12 --epochs 30 [--resume]
+    zsdist compare --experiment cadavae --search cadavae-search [--plot trials.png]   # runs or trials, from MLflow
     zsdist demo            # generate, train 2 DDP workers for a few minutes, evaluate, print results
 
 Config precedence: dataclass defaults < --config file (YAML or JSON) < flags. Bad input exits with
@@ -29,6 +31,7 @@ from datagen.spec.fonts import FontsSpec
 from datagen.spec.polar import PolarSpec
 from datagen.verify import verify_dataset
 from zsdist import tracking
+from zsdist.compare import CompareConfig, compare_runs, format_table, plot_comparison
 from zsdist.config import add_config_flags, flags_to_overrides, load_config
 from zsdist.data.xlsa17 import import_xlsa17
 from zsdist.pipelines import cadavae, cadavae_seeds, fonts, gzsnet, polar
@@ -121,6 +124,31 @@ def _eval_cadavae(args: argparse.Namespace) -> None:
         f"  {name:<16} {value:.4f}" for name, value in metrics.items()) + f"\nsee them with: {tracking.ui_hint()}")
 
 
+def _tune(args: argparse.Namespace) -> None:
+    from zsdist.tune.search import SEARCHABLE, run_search
+
+    overrides = flags_to_overrides(args)
+    if args.space:
+        overrides["search.space"] = args.space
+    cfg = load_config(SEARCHABLE[args.model].config, file=args.config, overrides=overrides)
+    result = run_search(args.model, cfg, resume=args.resume)
+    metric = SEARCHABLE[args.model].metric
+    print(f"search '{result.name}' (MLflow run {result.run_id}): {len(result.trials)} trials, "
+          f"{sum(t['status'] == 'KILLED' for t in result.trials)} stopped early by ASHA\n"
+          f"best {metric} {result.best_metric:.4f} with " + ", ".join(f"{k}={v}" for k, v in result.best_params.items())
+          + "".join(f"\n  {k:<28} {v:.4f}" for k, v in result.test.items())
+          + f"\ncompare the trials: zsdist compare --experiment {cfg.experiment} --search {result.name}"
+          f"\nsee them with: {tracking.ui_hint()}")
+
+
+def _compare(args: argparse.Namespace) -> None:
+    cfg = load_config(CompareConfig, file=args.config, overrides=flags_to_overrides(args))
+    comparison = compare_runs(cfg)
+    print(format_table(comparison))
+    if cfg.plot:
+        print(f"plot: {plot_comparison(comparison, cfg.plot)}")
+
+
 def _demo(args: argparse.Namespace) -> None:
     overrides = {**DEMO_TRAIN_DEFAULTS, **flags_to_overrides(args)}
     run_demo(load_config(PolarTrainConfig, file=args.config, overrides=overrides))
@@ -174,6 +202,18 @@ def build_parser() -> argparse.ArgumentParser:
             gzsnet.GZSNetEvalConfig)
     command(evaluate, "cadavae", _eval_cadavae, "GZSL S/U/H, ZSL and few-shot accuracy of a CADA-VAE run",
             cadavae.CADAVAEEvalConfig)
+    tune = commands.add_parser("tune", help="search hyperparameters with Ray Tune (ASHA, MLflow)").add_subparsers(
+        dest="model", required=True)
+    from zsdist.tune.models import SEARCHABLE
+
+    for name, searchable in SEARCHABLE.items():
+        sub = command(tune, name, _tune, f"search {name}'s hyperparameters on its validation metric "
+                      f"({searchable.metric}), then re-run the best config on test", searchable.config)
+        sub.add_argument("--space", default="", help="a preset (cadavae, gzsnet, polar-vae) or a YAML file; "
+                         "the same as --search.space")
+        sub.add_argument("--resume", action="store_true", help="continue an interrupted search of the same name")
+    command(commands, "compare", _compare, "a table (and a PNG plot) of an experiment's runs or of a search's "
+            "trials, read back from MLflow (local store or MLFLOW_TRACKING_URI)", CompareConfig)
     command(commands, "demo", _demo, "the polar study end to end: datagen, 2-worker training, evaluation",
             PolarTrainConfig)
     return parser

@@ -19,6 +19,7 @@ from mlflow.tracking import MlflowClient
 from zsdist.workspace import workspace_dir
 
 RUN_NAME_TAG = "zsdist.run_name"
+PARENT_TAG = "mlflow.parentRunId"  # MLflow's own tag: the UI nests a child run under its parent
 
 
 def tracking_uri() -> str:
@@ -41,17 +42,20 @@ def _experiment_id(client: MlflowClient, name: str) -> str:
     return client.create_experiment(name, artifact_location=artifacts)
 
 
-def start_or_resume_run(experiment: str, run_name: str, config: dict[str, Any], params: dict[str, Any]) -> str:
+def start_or_resume_run(experiment: str, run_name: str, config: dict[str, Any], params: dict[str, Any],
+                        *, parent_run_id: str | None = None) -> str:
     """The id of the MLflow run called `run_name` in `experiment`, created (with params) if new.
 
     The full resolved config is stored as the artifact config.json; flat params make runs comparable.
+    parent_run_id nests the run under another (a search's trials under the search).
     """
     client = MlflowClient(tracking_uri())
     experiment_id = _experiment_id(client, experiment)
     if run_id := _find(client, experiment_id, run_name):
         client.update_run(run_id, status="RUNNING")
         return run_id
-    run = client.create_run(experiment_id, run_name=run_name, tags={RUN_NAME_TAG: run_name})
+    tags = {RUN_NAME_TAG: run_name, **({PARENT_TAG: parent_run_id} if parent_run_id else {})}
+    run = client.create_run(experiment_id, run_name=run_name, tags=tags)
     run_id = run.info.run_id
     # MLflow caps a param value at 6000 characters; configs here are far below that.
     client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])

@@ -15,7 +15,7 @@ so predicting the argmax over the seen and unseen classes together gives a GZSL 
 the same S / U / H protocol as CADA-VAE (zsdist/eval/gzsl_metrics.py), and the argmax over the unseen
 classes alone gives its ZSL accuracy. The regularisers are data-dependent. By default
 (`choose="validation"`) both are picked from `grid` (the paper's 10^-3 .. 10^3) by the H they reach on
-the validation roles, pseudo-unseen classes held out of trainval (zsdist.pipelines.cadavae.roles), so
+the validation roles, pseudo-unseen classes held out of trainval (zsdist.data.zsl_roles.roles), so
 no test row takes part in the choice; `choose="fixed"` uses feature_reg and attribute_reg as given.
 The 49 fits of the grid share two eigendecompositions (`fit_eszsl_grid`), so the search costs about
 two fits.

@@ -5,12 +5,10 @@ process: it encodes every image once and trains small linear classifiers (zsdist
 ESZSL (zsdist/eval/eszsl.py), a closed-form linear baseline, is scored beside it on the same classes and
 rows, logged under eval/baseline/eszsl/.
 
-Class roles. split="test": the seen classes train the classifier from their trainval images and are
-scored on test_seen; the unseen classes get attribute latents and are scored on test_unseen.
-split="validation" (a run trained with validation="pseudo_unseen"): the pseudo-unseen classes play the
-unseen role, scored on their trainval images; the remaining seen classes play the seen role, scored on
-their held-out 20% of trainval images; the true unseen classes take no part and no test row is used.
-`roles` makes that split from the training config alone, so train() and evaluate() agree on it.
+Class roles (zsdist/data/zsl_roles.py): split="test" scores the unseen classes on test_unseen and the
+seen ones on test_seen; split="validation" (a run trained with validation="pseudo_unseen") scores
+pseudo-unseen classes and held-out trainval images, and no test row is used. The scores themselves are
+zsdist/eval/cadavae_scores.py.
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 import ray.data
-import torch
 from ray.data.extensions import ArrowTensorArray
 
 from datagen.errors import ConfigError
@@ -30,15 +27,15 @@ from datagen.ray_setup import init_ray
 from zsdist import tracking
 from zsdist.config import flatten, from_dict, to_dict
 from zsdist.data.features import FeatureDataset, read_feature_dataset
+from zsdist.data.zsl_roles import Roles, local_class_ids, roles
+from zsdist.eval.cadavae_scores import scores
 from zsdist.eval.eszsl import ESZSLConfig, choose_regularisers, eszsl_scores
-from zsdist.eval.gzsl_metrics import gzsl_scores, per_class_accuracy
-from zsdist.eval.latent_classifier import ClassifierConfig, build_training_set, predict, train_linear_classifier
+from zsdist.eval.latent_classifier import ClassifierConfig
 from zsdist.models.cadavae import CADAVAE
 from zsdist.train.cadavae import CADAVAETrainConfig, loop_config_for, train_loop_per_worker
 from zsdist.train.checkpoint import load_state, run_checkpoint, storage_root
 from zsdist.train.driver import Scaling, fit
 
-VALIDATION_SEEN_FRACTION = 0.2  # of each training class's trainval images, held out with validation
 BLOCK_ROWS = 2048  # rows per Ray Data block of the training rows
 
 
@@ -60,40 +57,6 @@ class CADAVAEEvalConfig:
             raise ConfigError(f"shots must all be >= 1 (got {self.shots})")
 
 
-@dataclass(frozen=True)
-class Roles:
-    """Global class ids in the seen and unseen roles, and the row indices each part of the data uses."""
-
-    seen: np.ndarray
-    unseen: np.ndarray
-    train_rows: np.ndarray  # seen-role images the VAE and the classifier train on
-    seen_test_rows: np.ndarray
-    unseen_test_rows: np.ndarray
-
-
-def roles(data: FeatureDataset, cfg: CADAVAETrainConfig, *, validation: bool) -> Roles:
-    """The test roles, or the validation split seeded by cfg.seed and cfg.pseudo_unseen_fraction."""
-    trainval = np.flatnonzero(data.splits == "trainval")
-    seen = np.flatnonzero(data.seen)
-    if not validation:
-        return Roles(seen, np.flatnonzero(~data.seen), trainval, np.flatnonzero(data.splits == "test_seen"),
-                     np.flatnonzero(data.splits == "test_unseen"))
-    rng = np.random.default_rng(cfg.seed)
-    count = max(1, round(cfg.pseudo_unseen_fraction * len(seen)))
-    if count >= len(seen):
-        raise ConfigError(f"pseudo_unseen_fraction={cfg.pseudo_unseen_fraction} leaves none of the "
-                          f"{len(seen)} seen classes to train on: lower it")
-    pseudo = np.sort(rng.choice(seen, count, replace=False))
-    train_rows, held = [], []
-    for label in np.setdiff1d(seen, pseudo):
-        rows = rng.permutation(trainval[data.labels[trainval] == label])
-        cut = max(1, round(VALIDATION_SEEN_FRACTION * len(rows))) if len(rows) > 1 else 0
-        held.append(rows[:cut])
-        train_rows.append(rows[cut:])
-    return Roles(np.setdiff1d(seen, pseudo), pseudo, np.sort(np.concatenate(train_rows)),
-                 np.sort(np.concatenate(held)), trainval[np.isin(data.labels[trainval], pseudo)])
-
-
 def training_rows(data: FeatureDataset, rows: np.ndarray, seed: int) -> ray.data.Dataset:
     """The rows {feature (D,), label} as a Ray Dataset, shuffled once (seeded) so every block mixes classes."""
     rows = np.random.default_rng(seed).permutation(rows)
@@ -102,8 +65,12 @@ def training_rows(data: FeatureDataset, rows: np.ndarray, seed: int) -> ray.data
     return ray.data.from_arrow([table.slice(i, BLOCK_ROWS) for i in range(0, len(rows), BLOCK_ROWS)])
 
 
-def train(cfg: CADAVAETrainConfig) -> tuple[str, Path, dict[str, float]]:
-    """Train (or resume) the run `cfg.run_name`; returns (MLflow run id, checkpoint dir, final metrics)."""
+def train(cfg: CADAVAETrainConfig, *, parent_run_id: str | None = None,
+          callbacks: list | None = None) -> tuple[str, Path, dict[str, float]]:
+    """Train (or resume) the run `cfg.run_name`; returns (MLflow run id, checkpoint dir, final metrics).
+
+    parent_run_id nests its MLflow run under another; callbacks go to Ray Train (a search's reporter).
+    """
     if not cfg.data:
         raise ConfigError("no dataset given: pass --data DIR (made by `zsdist datagen xlsa17 --out DIR`)")
     data_dir = Path(cfg.data).expanduser().resolve()
@@ -117,7 +84,7 @@ def train(cfg: CADAVAETrainConfig) -> tuple[str, Path, dict[str, float]]:
     run_id = tracking.start_or_resume_run(
         cfg.experiment, cfg.run_name, to_dict(cfg),
         {**flatten(cfg), "dataset.name": data.description["name"], "dataset.train_rows": len(split.train_rows),
-         "model.parameters": parameters})
+         "model.parameters": parameters}, parent_run_id=parent_run_id)
     if cfg.validation == "pseudo_unseen":
         tracking.log_json(run_id, {"pseudo_unseen": [data.class_names[c] for c in split.unseen],
                                    "validation_seen_images": len(split.seen_test_rows)}, "validation.json")
@@ -130,6 +97,7 @@ def train(cfg: CADAVAETrainConfig) -> tuple[str, Path, dict[str, float]]:
             scaling=Scaling(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu, cpus_per_worker=cfg.cpus_per_worker),
             datasets={"train": training_rows(data, split.train_rows, cfg.seed)},
             max_failures=cfg.max_failures,
+            callbacks=callbacks,
         )
     except BaseException:
         tracking.finish_run(run_id, status="FAILED")
@@ -171,13 +139,6 @@ def evaluate(cfg: CADAVAEEvalConfig) -> dict[str, float]:
     return metrics
 
 
-def local_class_ids(data: FeatureDataset, split: Roles) -> np.ndarray:
-    """Global class id -> its index among the roles' classes, seen role first (-1: no role)."""
-    local = np.full(len(data.class_names), -1)
-    local[np.concatenate([split.seen, split.unseen])] = np.arange(len(split.seen) + len(split.unseen))
-    return local
-
-
 def baseline_scores(data: FeatureDataset, split: Roles, config: ESZSLConfig, *, validation: Roles) -> dict[str, float]:
     """ESZSL's GZSL S/U/H and ZSL accuracy, trained and scored on the same rows as `scores`.
 
@@ -202,51 +163,3 @@ def eszsl_problem(data: FeatureDataset, split: Roles) -> dict:
     return {"train": images(split.train_rows), "seen_test": images(split.seen_test_rows),
             "unseen_test": images(split.unseen_test_rows),
             "attributes": data.attributes[np.concatenate([split.seen, split.unseen])], "num_seen": len(split.seen)}
-
-
-@torch.no_grad()
-def scores(model: CADAVAE, data: FeatureDataset, split: Roles, classifier: ClassifierConfig,
-           shots: tuple[int, ...]) -> dict[str, float]:
-    """GZSL S/U/H, ZSL accuracy and generalized few-shot S/U/H; classes are indexed seen role first."""
-    local = local_class_ids(data, split)  # global class id -> classifier output index
-    seen_ids = np.arange(len(split.seen))
-    unseen_ids = np.arange(len(split.seen), len(split.seen) + len(split.unseen))
-
-    def images(rows: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
-        return torch.from_numpy(data.features[rows]), local[data.labels[rows]]
-
-    x, labels = images(split.train_rows)
-    seen_latents = (*model.image.encode(x), torch.from_numpy(labels))  # mu, logvar, labels
-    attribute_latents = model.attribute.encode(torch.from_numpy(data.attributes[split.unseen]))
-    seen_x, seen_y = images(split.seen_test_rows)
-    unseen_x, unseen_y = images(split.unseen_test_rows)
-    seen_means, unseen_means = model.encode_image_means(seen_x), model.encode_image_means(unseen_x)
-
-    def classify(seen: tuple, unseen_labels: np.ndarray, **shot: torch.Tensor) -> torch.nn.Linear:
-        generator = torch.Generator().manual_seed(classifier.seed)  # the same noise for every classifier
-        features, targets = build_training_set(
-            *seen, *attribute_latents, torch.from_numpy(unseen_labels), classifier,
-            lambda mu, logvar: model.sample_latents(mu, logvar, generator), **shot)
-        return train_linear_classifier(features, targets, int(unseen_labels.max()) + 1, classifier)
-
-    def gzsl(clf: torch.nn.Linear, keep: np.ndarray) -> dict[str, float]:
-        return gzsl_scores(seen_y, predict(clf, seen_means).numpy(), unseen_y[keep],
-                           predict(clf, unseen_means[keep]).numpy(), seen_ids, unseen_ids)
-
-    metrics = gzsl(classify(seen_latents, unseen_ids), np.arange(len(unseen_y)))
-    # ZSL: a classifier of the unseen classes alone (outputs 0..U-1), trained on attribute latents only.
-    zsl = classify(tuple(t[:0] for t in seen_latents), unseen_ids - len(seen_ids))
-    metrics["zsl_accuracy"] = per_class_accuracy(unseen_y - len(seen_ids), predict(zsl, unseen_means).numpy(),
-                                                 unseen_ids - len(seen_ids))
-    for n in shots:
-        # n images per unseen class move into the classifier's training set; one always stays to be scored.
-        rng = np.random.default_rng([classifier.seed, n])
-        picked = np.concatenate([np.zeros(0, np.int64)] + [
-            rng.permutation(rows)[:min(n, len(rows) - 1)] for c in unseen_ids
-            if len(rows := np.flatnonzero(unseen_y == c))])
-        shot_mu, shot_logvar = model.image.encode(unseen_x[picked])
-        clf = classify(seen_latents, unseen_ids, shot_mu=shot_mu, shot_logvar=shot_logvar,
-                       shot_labels=torch.from_numpy(unseen_y[picked]))
-        few = gzsl(clf, np.setdiff1d(np.arange(len(unseen_y)), picked))
-        metrics |= {f"fewshot_{n}/{k}": v for k, v in few.items()}
-    return metrics

@@ -46,8 +46,12 @@ def held_out_record(cfg: GZSNetTrainConfig, description: dict) -> dict:
     return {**cfg.held_out.to_dict(), "count": len(held), "values": held.tolist(), "names": names}
 
 
-def train(cfg: GZSNetTrainConfig) -> tuple[str, Path, dict[str, float]]:
-    """Train (or resume) the run `cfg.run_name`; returns (MLflow run id, checkpoint dir, final metrics)."""
+def train(cfg: GZSNetTrainConfig, *, parent_run_id: str | None = None,
+          callbacks: list | None = None) -> tuple[str, Path, dict[str, float]]:
+    """Train (or resume) the run `cfg.run_name`; returns (MLflow run id, checkpoint dir, final metrics).
+
+    parent_run_id nests its MLflow run under another; callbacks go to Ray Train (a search's reporter).
+    """
     if not cfg.data:
         raise ConfigError("no dataset given: pass --data DIR (made by `zsdist datagen fonts --out DIR`)")
     data_dir = Path(cfg.data).expanduser().resolve()
@@ -68,7 +72,7 @@ def train(cfg: GZSNetTrainConfig) -> tuple[str, Path, dict[str, float]]:
     run_id = tracking.start_or_resume_run(
         cfg.experiment, cfg.run_name, to_dict(cfg),
         {**flatten(cfg), "dataset.resolution": spec.resolution, "model.parameters": parameters,
-         "held_out.count": held_out["count"]})
+         "held_out.count": held_out["count"]}, parent_run_id=parent_run_id)
     tracking.log_json(run_id, held_out, "held_out.json")
     try:
         result = fit(
@@ -79,6 +83,7 @@ def train(cfg: GZSNetTrainConfig) -> tuple[str, Path, dict[str, float]]:
             scaling=Scaling(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu, cpus_per_worker=cfg.cpus_per_worker),
             datasets={},  # each worker reads its own shards (see train/gzsnet.py)
             max_failures=cfg.max_failures,
+            callbacks=callbacks,
         )
     except BaseException:
         tracking.finish_run(run_id, status="FAILED")

@@ -56,8 +56,12 @@ def generate(spec: PolarSpec, out: str = "", *, num_workers: int = 2) -> tuple[P
     return out_dir, generate_polar(spec, out_dir, num_workers=num_workers)
 
 
-def train(cfg: PolarTrainConfig) -> tuple[str, Path, dict[str, float]]:
-    """Train (or resume) the run `cfg.run_name`; returns (MLflow run id, checkpoint dir, final metrics)."""
+def train(cfg: PolarTrainConfig, *, parent_run_id: str | None = None,
+          callbacks: list | None = None) -> tuple[str, Path, dict[str, float]]:
+    """Train (or resume) the run `cfg.run_name`; returns (MLflow run id, checkpoint dir, final metrics).
+
+    parent_run_id nests its MLflow run under another; callbacks go to Ray Train (a search's reporter).
+    """
     if not cfg.data:
         raise ConfigError("no dataset given: pass --data DIR (made by `zsdist datagen polar --out DIR`)")
     data_dir = Path(cfg.data).expanduser().resolve()
@@ -66,7 +70,7 @@ def train(cfg: PolarTrainConfig) -> tuple[str, Path, dict[str, float]]:
     cfg.model.check_resolution(resolution)
     init_ray()
     run_id = tracking.start_or_resume_run(cfg.experiment, cfg.run_name, to_dict(cfg),
-                                          {**flatten(cfg), "resolution": resolution})
+                                          {**flatten(cfg), "resolution": resolution}, parent_run_id=parent_run_id)
     try:
         result = fit(
             train_loop_per_worker,
@@ -76,6 +80,7 @@ def train(cfg: PolarTrainConfig) -> tuple[str, Path, dict[str, float]]:
             scaling=Scaling(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu, cpus_per_worker=cfg.cpus_per_worker),
             datasets={"train": training_dataset(data_dir, cfg.train_on)},
             max_failures=cfg.max_failures,
+            callbacks=callbacks,
         )
     except BaseException:
         tracking.finish_run(run_id, status="FAILED")

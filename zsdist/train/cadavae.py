@@ -17,7 +17,7 @@ stay float32): on a CPU with AVX512-BF16 or AMX the matrix products run ~4x fast
 Validation (`validation="pseudo_unseen"`): a seeded fraction of the seen classes is held out of
 training as pseudo-unseen classes, and a seeded 20% of the remaining classes' trainval images as
 validation-seen images; the model trains on the rest only. The pipeline makes that split
-(`zsdist.pipelines.cadavae.roles`) and `zsdist eval cadavae --split validation` scores on it
+(`zsdist.data.zsl_roles.roles`) and `zsdist eval cadavae --split validation` scores on it
 without reading the test splits, so hyperparameters can be chosen without test data.
 """
 
@@ -36,8 +36,10 @@ from torch import nn
 
 from datagen.errors import ConfigError
 from zsdist.config import from_dict, to_dict
+from zsdist.eval.latent_classifier import ClassifierConfig
 from zsdist.models.cadavae import CADAVAE, CADAVAEConfig
 from zsdist.models.cadavae_losses import WarmupConfig, cadavae_losses, loss_weights
+from zsdist.train.cadavae_validation import EpochValidation
 from zsdist.train.checkpoint import load_state, to_ray_checkpoint
 from zsdist.train.epochs import report_epoch
 
@@ -64,6 +66,8 @@ class CADAVAETrainConfig:
     mixed_precision: Literal["none", "bf16"] = "none"  # bf16 autocast of the layers (see the docstring)
     max_failures: int = 1  # worker failures survived by restarting from the last checkpoint
     checkpoint_every: int = 5  # epochs between checkpoints (and the last epoch): each costs ~0.5 s on CUB
+    validate_every: int = 0  # epochs between val/S, val/U, val/H (needs validation=pseudo_unseen; 0 = never)
+    validation_classifier: ClassifierConfig = field(default_factory=ClassifierConfig)  # for val/ scores
     storage_path: str = ""  # checkpoints; empty = <workspace>/checkpoints
 
     def __post_init__(self) -> None:
@@ -72,6 +76,9 @@ class CADAVAETrainConfig:
                 raise ConfigError(f"{name} must be >= 1 (got {getattr(self, name)})")
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0 (got {self.lr})")
+        if self.validate_every < 0 or (self.validate_every and self.validation != "pseudo_unseen"):
+            raise ConfigError(f"validate_every={self.validate_every}: set it to 0, or to N >= 1 with "
+                              "--validation pseudo_unseen (the scores need held-out classes)")
         if not 0 < self.pseudo_unseen_fraction < 1:
             raise ConfigError(f"pseudo_unseen_fraction must lie strictly between 0 and 1 "
                               f"(got {self.pseudo_unseen_fraction})")
@@ -121,21 +128,24 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     # Every rank runs the same number of steps (each backward is a collective): the smallest shard's.
     steps = torch.tensor([-(-len(labels) // cfg.batch_size)], device=device)
     dist.all_reduce(steps, op=dist.ReduceOp.MIN)
+    validate = EpochValidation(cfg) if cfg.validate_every and rank == 0 else None
 
-    def report(metrics: dict[str, float], epoch: int) -> None:
+    def report(metrics: dict[str, float], epoch: int, *, log: bool = True) -> None:
         # A resumed run repeats the epochs after its last checkpoint, and MLflow gets them again.
         due = (epoch + 1) % cfg.checkpoint_every == 0 or epoch == cfg.epochs - 1
-        report_epoch(metrics, epoch=epoch, mlflow_run_id=loop_config["mlflow_run_id"], checkpoint=due,
+        report_epoch(metrics, epoch=epoch, mlflow_run_id=loop_config["mlflow_run_id"], checkpoint=due, log=log,
                      make_checkpoint=lambda: to_ray_checkpoint(model=model, optimizer=optimizer, epoch=epoch,
                                                                history=history, config=loop_config["train"]))
 
-    if start_epoch >= cfg.epochs:  # already finished: hand back its final metrics
-        report(history[-1], cfg.epochs - 1)
+    if start_epoch >= cfg.epochs:  # already finished: hand back its final metrics (MLflow has them)
+        report(history[-1], cfg.epochs - 1, log=False)
         return
     for epoch in range(start_epoch, cfg.epochs):
         generator = epoch_generator(cfg.seed, epoch, rank)
         batches = epoch_batches(features, labels, cfg.batch_size, int(steps.item()), generator)
         metrics = train_one_epoch(objective, optimizer, batches, attributes, cfg, epoch, device, generator)
+        if validate:
+            metrics |= validate(model, epoch)
         history.append(metrics)
         report(metrics, epoch)
 

@@ -37,7 +37,9 @@ def fit(
     datasets: dict[str, ray.data.Dataset] | None,
     max_failures: int,
     checkpoints_to_keep: int = 2,
+    callbacks: list[Any] | None = None,
 ) -> ray.train.Result:
+    """Build and fit the TorchTrainer. callbacks: Ray Train callbacks (a search passes Tune's reporter)."""
     storage_path.mkdir(parents=True, exist_ok=True)
     trainer = TorchTrainer(
         train_loop_per_worker,
@@ -57,6 +59,7 @@ def fit(
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=checkpoints_to_keep),
             failure_config=ray.train.FailureConfig(max_failures=max_failures),
             worker_runtime_env={"env_vars": {"MLFLOW_TRACKING_URI": tracking.tracking_uri()}},
+            callbacks=callbacks,
         ),
         datasets=datasets,
         # Preserving order makes each worker's shard the same rows on every run (on CPU the

@@ -37,10 +37,12 @@ def lockstep(batches: Iterator[T], device: torch.device, max_steps: int = 0) -> 
 
 
 def report_epoch(metrics: dict[str, float], *, epoch: int, mlflow_run_id: str,
-                 make_checkpoint: Callable[[], Any], checkpoint: bool = True) -> None:
-    """Every rank reports (a barrier); rank 0 alone logs to MLflow and, if `checkpoint`, writes one."""
+                 make_checkpoint: Callable[[], Any], checkpoint: bool = True, log: bool = True) -> None:
+    """Every rank reports (a barrier); rank 0 alone logs to MLflow (if `log`) and writes a checkpoint
+    (if `checkpoint`). A finished run handing back its last metrics reports with log=False."""
     saved = None
     if ray.train.get_context().get_world_rank() == 0:
         saved = make_checkpoint() if checkpoint else None
-        tracking.log_metrics(mlflow_run_id, metrics, step=epoch)
+        if log:
+            tracking.log_metrics(mlflow_run_id, metrics, step=epoch)
     ray.train.report(metrics, checkpoint=saved)

@@ -1,0 +1,141 @@
+"""Searches on Ray Tune: search spaces, a small CADA-VAE search with ASHA and MLflow parent/child runs,
+the best config re-run on test, and resuming a search whose driver was killed.
+
+The CADA-VAE trials train the tiny model of tests/cadavae_synthetic.py for 6 epochs, one Ray Train
+worker each, on the session's local Ray cluster (2 CPUs: 3 trials at a time).
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from cadavae_synthetic import CLASSIFIER, write_synthetic
+from mlflow.tracking import MlflowClient
+
+from datagen.errors import ConfigError
+from zsdist import tracking
+from zsdist.cli import main
+from zsdist.config import to_dict
+from zsdist.models.cadavae import CADAVAEConfig
+from zsdist.models.cadavae_losses import WarmupConfig
+from zsdist.train.checkpoint import latest_checkpoint, load_state
+from zsdist.tune.models import CADAVAETuneConfig, GZSNetTuneConfig, PolarTuneConfig, SearchConfig
+from zsdist.tune.search import run_search
+from zsdist.tune.space import apply_params, load_space, param_space, searched
+
+EPOCHS = 6
+HIDDEN = {f"{part}_hidden": 32 for part in ("image_encoder", "image_decoder", "attribute_encoder",
+                                            "attribute_decoder")}
+
+
+# The preset's ranges are for CUB-sized runs; this tiny problem learns with larger steps.
+SPACE = {"lr": {"loguniform": [3e-3, 3e-2]}, "warmup.gamma_factor": {"uniform": [0.5, 4.0]},
+         "warmup.delta_factor": {"loguniform": [1.0, 20.0]}, "model.latent_dim": {"choice": [4, 8]}}
+
+
+def search_config(data: Path, name: str, space: Path, **search) -> CADAVAETuneConfig:
+    """6 trials of a tiny CADA-VAE: 1 worker each, the space SPACE, test re-run with 2 seeds."""
+    return CADAVAETuneConfig(
+        data=str(data), experiment="tune", model=CADAVAEConfig(latent_dim=8, **HIDDEN),
+        warmup=WarmupConfig(beta_end=2, gamma_start=0, gamma_end=2, delta_start=0, delta_end=2),
+        epochs=EPOCHS, batch_size=8, lr=1e-2, num_workers=1, cpus_per_worker=0.45, pseudo_unseen_fraction=0.3,
+        classifier=CLASSIFIER, validation_classifier=CLASSIFIER, shots=(1,),
+        search=SearchConfig(name=name, space=str(space), num_samples=6, seed=0, test_seeds=2, **search))
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_synthetic(tmp_path_factory.mktemp("features"))
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory):
+    path = tmp_path_factory.mktemp("space") / "space.yaml"
+    path.write_text(yaml.safe_dump(SPACE))
+    return path
+
+
+def test_presets_scale_with_the_run_and_files_are_checked(tmp_path):
+    spec = load_space("cadavae", CADAVAETuneConfig(epochs=20))
+    assert spec["warmup.gamma_start"] == 4 and spec["warmup.gamma_end"] == {"randint": [5, 20]}  # 21 of 100
+    assert searched(spec)[:2] == ["lr", "model.latent_dim"] and "warmup.gamma_start" not in searched(spec)
+    assert set(param_space(spec)) == set(spec)
+    file = tmp_path / "space.yaml"
+    file.write_text(yaml.safe_dump({"lr": {"loguniform": [1e-4, 1e-2]}, "model.chunk_sizes": {"choice": [8, 16]}}))
+    with pytest.raises(ConfigError, match="'model.chunk_sizes' is not a config field"):
+        load_space(str(file), PolarTuneConfig())
+    file.write_text(yaml.safe_dump({"lr": {"normal": [0, 1]}}))
+    with pytest.raises(ConfigError, match="give one of uniform, loguniform, randint, choice"):
+        load_space(str(file), PolarTuneConfig())
+    with pytest.raises(ConfigError, match="neither a preset"):
+        load_space("no-such-space", PolarTuneConfig())
+    # A scalar for a tuple field fills it; the result is validated like any config.
+    assert apply_params(GZSNetTuneConfig(), {"model.chunk_sizes": 8}).model.chunk_sizes == (8,) * 5
+    with pytest.raises(ConfigError, match="lr must be > 0"):
+        apply_params(CADAVAETuneConfig(), {"lr": 0.0})
+
+
+def children(experiment: str, parent_id: str) -> list:
+    client = MlflowClient(tracking.tracking_uri())
+    found = client.get_experiment_by_name(experiment)
+    return client.search_runs([found.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{parent_id}'")
+
+
+def finished_trials(storage: Path, search: str) -> set[str]:
+    """The trials whose last epoch's checkpoint Ray Train has committed."""
+    return {run.name for run in storage.glob(f"{search}-*")
+            if (checkpoint := latest_checkpoint(run)) and load_state(checkpoint)["epoch"] == EPOCHS - 1}
+
+
+def test_search_resumes_after_its_driver_is_killed_stops_trials_early_and_tracks_them(
+        ray_cluster, data, space, workspace, tmp_path, capsys):
+    cfg = search_config(data, "small", space)
+    config_file = tmp_path / "search.yaml"
+    config_file.write_text(yaml.safe_dump(to_dict(cfg)))
+    # The driver runs as a user would start it, on the same Ray cluster; Tune saves its state every second.
+    env = {**os.environ, "RAY_ADDRESS": ray_cluster.get_runtime_context().gcs_address, "TUNE_GLOBAL_CHECKPOINT_S": "1"}
+    driver = subprocess.Popen([sys.executable, "-m", "zsdist", "tune", "cadavae", "--config", str(config_file)],
+                              env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while not (finished := finished_trials(workspace / "checkpoints", "small")) and time.time() < deadline \
+            and driver.poll() is None:
+        time.sleep(2)
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
+    assert finished, "no trial finished before the deadline"
+    time.sleep(3)  # the killed driver's actors go with it
+
+    result = run_search("cadavae", cfg, resume=True)
+    assert len(result.trials) == 6 and {t["status"] for t in result.trials} <= {"FINISHED", "KILLED"}
+    assert any(t["status"] == "KILLED" and t["epochs"] < EPOCHS for t in result.trials), result.trials  # ASHA
+    assert result.best_metric == max(t["val/H"] for t in result.trials) > 0
+
+    client = MlflowClient(tracking.tracking_uri())
+    parent = client.get_run(result.run_id)
+    assert parent.data.tags["zsdist.search_metric"] == "val/H" and parent.info.status == "FINISHED"
+    assert {"test/H/mean", "test/H/std", "best/val/H"} <= set(parent.data.metrics)  # the best config on test
+    best = json.loads(Path(client.download_artifacts(result.run_id, "best_config.json", str(tmp_path))).read_text())
+    assert best["params"] == result.best_params and set(best["params"]) == set(SPACE)
+    runs = children("tune", result.run_id)
+    assert len(runs) == 6
+    for run in runs:
+        # A trial cut by the kill repeats the epochs after its last checkpoint, so steps may repeat.
+        steps = sorted(m.step for m in client.get_metric_history(run.info.run_id, "loss"))
+        assert sorted(set(steps)) == list(range(steps[-1] + 1)) and steps[-1] < EPOCHS, run.info.run_name
+        assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "val/H")) == steps  # every epoch
+        assert run.info.status in ("FINISHED", "KILLED") and run.data.params["validation"] == "pseudo_unseen"
+        if run.info.run_name in finished:  # trained before the kill, and not one epoch more after it
+            assert steps == list(range(EPOCHS)), run.info.run_name
+    with pytest.raises(ConfigError, match="already exists"):
+        run_search("cadavae", cfg)
+
+    main(["compare", "--experiment", "tune", "--search", "small", "--plot", str(tmp_path / "trials.png")])
+    table = capsys.readouterr().out
+    assert all(t["run_name"] in table for t in result.trials) and "val/H" in table and "lr" in table
+    assert (tmp_path / "trials.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

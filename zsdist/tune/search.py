@@ -1,0 +1,173 @@
+"""Hyperparameter search on Ray Tune: ASHA on a per-epoch validation metric, a seeded model-based
+searcher, every trial an MLflow child run of the search, the best config re-run on test.
+
+    zsdist tune cadavae --data DIR --space cadavae --search.num_samples 12 --epochs 30
+    zsdist tune cadavae --data DIR --space cadavae --search.num_samples 12 --epochs 30 --resume
+
+Each trial calls the model's own training pipeline (`zsdist train`, one TorchTrainer per trial) from
+a function trainable of `search.trial_cpus`; Ray Train's TuneReportCallback hands every epoch's report
+to Tune, so ASHA sees the validation metric per epoch. Names are deterministic: the search is
+`search.name` (its Tune experiment under <storage>/searches and its MLflow parent run), a trial is
+`<search>-<trial id>` (its checkpoints and its MLflow child run). `--resume` restores the Tune
+experiment: finished trials are kept, unfinished ones resume from their own last checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray import tune
+from ray.tune.integration.ray_train import TuneReportCallback
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
+
+from datagen.errors import ConfigError
+from datagen.ray_setup import init_ray
+from zsdist import tracking
+from zsdist.config import flatten, from_dict, to_dict
+from zsdist.train.checkpoint import storage_root
+from zsdist.tune.models import SEARCHABLE, Searchable, finish_trial_run
+from zsdist.tune.space import apply_params, load_space, param_space, searched
+from zsdist.workspace import workspace_dir
+
+SEARCH_TAGS = ("zsdist.search_metric", "zsdist.search_mode", "zsdist.searched_params")
+DATA_CPU_RESERVE = 0.2  # CPUs left free of trials for Ray Data's tasks (full clusters hang, not fail)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    run_id: str  # the search's MLflow run
+    name: str
+    best_params: dict[str, Any]
+    best_metric: float
+    trials: list[dict[str, Any]]  # name, status, epochs run, the metric's last value, params
+    test: dict[str, float]  # test/<metric>/mean and /std of the best config's re-run
+
+
+def run_trial(params: dict[str, Any], *, model: str, base: dict[str, Any], search: str, parent_run_id: str,
+              env: dict[str, str]) -> None:
+    """One trial (a Tune function trainable): the model's training pipeline on the sampled params."""
+    os.environ.update(env)  # the driver's MLflow store and workspace, whatever this actor's cwd
+    searchable = SEARCHABLE[model]
+    trial_id = tune.get_context().get_trial_id()
+    cfg = searchable.trial_config(from_dict(searchable.config, base), params, run_name=f"{search}-{trial_id}")
+    searchable.train(cfg, parent_run_id=parent_run_id, callbacks=[TuneReportCallback()])
+
+
+def trial_resources(cfg: Any) -> dict[str, float]:
+    """What one trial holds: its own actor, plus its TorchTrainer's workers."""
+    workers = {"CPU": cfg.search.trial_cpus + cfg.num_workers * cfg.cpus_per_worker}
+    return {**workers, "GPU": float(cfg.num_workers)} if cfg.use_gpu else workers
+
+
+def concurrency(cfg: Any) -> int:
+    """Trials that fit on the cluster at once (capped by search.max_concurrent_trials when set)."""
+    need, have = trial_resources(cfg), ray.cluster_resources()
+    fits = min(math.floor((have.get(kind, 0) - (DATA_CPU_RESERVE if kind == "CPU" else 0)) / amount)
+               for kind, amount in need.items() if amount > 0)
+    if fits < 1:
+        raise ConfigError(f"one trial needs {need} but the cluster has {have.get('CPU', 0)} CPUs and "
+                          f"{have.get('GPU', 0)} GPUs: lower --num_workers, --cpus_per_worker or --search.trial_cpus")
+    cap = cfg.search.max_concurrent_trials
+    return min(fits, cap) if cap else fits
+
+
+def search_algorithm(cfg: Any, searchable: Searchable, limit: int) -> Any:
+    if cfg.search.searcher == "random":
+        return BasicVariantGenerator(random_state=cfg.search.seed, max_concurrent=limit)
+    from ray.tune.search.optuna import OptunaSearch  # optional dependency: import only when used
+
+    return ConcurrencyLimiter(OptunaSearch(metric=searchable.metric, mode=searchable.mode, seed=cfg.search.seed),
+                              max_concurrent=limit)
+
+
+def run_search(model: str, cfg: Any, *, resume: bool = False) -> SearchResult:
+    """Run (or resume) the search `cfg.search.name` over `cfg.search.space` for `model`."""
+    searchable = SEARCHABLE[model]
+    if not cfg.data:
+        raise ConfigError(f"no dataset given: pass --data DIR (as for `zsdist train {model}`)")
+    name = cfg.search.name or f"{model}-search"
+    cfg = replace(cfg, data=str(Path(cfg.data).expanduser().resolve()),
+                  storage_path=str(storage_root(cfg.storage_path)), search=replace(cfg.search, name=name))
+    spec = load_space(cfg.search.space or model, cfg)
+    if cfg.search.searcher == "optuna" and any("grid" in v for v in spec.values() if isinstance(v, dict)):
+        raise ConfigError("a grid in the search space needs --search.searcher random (Optuna samples, it does "
+                          "not enumerate)")
+    path = Path(cfg.storage_path) / "searches" / name
+    if resume and not tune.Tuner.can_restore(str(path)):
+        raise ConfigError(f"no search '{name}' to resume under {path}: run it first without --resume")
+    if not resume and path.exists():
+        raise ConfigError(f"search '{name}' already exists ({path}): pass --resume to continue it, "
+                          "or choose another --search.name")
+    init_ray()
+    limit = concurrency(cfg)
+    run_id = tracking.start_or_resume_run(cfg.experiment, name, to_dict(cfg),
+                                          {**flatten(cfg), "search.model": model})
+    tracking.set_tags(run_id, dict(zip(SEARCH_TAGS, (searchable.metric, searchable.mode, ",".join(searched(spec))))))
+    tracking.log_json(run_id, spec, "search_space.json")
+    env = {"MLFLOW_TRACKING_URI": tracking.tracking_uri(), "ZSDIST_HOME": str(workspace_dir())}
+    # The trial's actor holds trial_cpus only: its TorchTrainer asks for its workers' CPUs itself
+    # (Ray Train V2 does not run inside the trial's reservation), and `limit` keeps them all fitting.
+    trainable = tune.with_resources(
+        tune.with_parameters(run_trial, model=model, base=to_dict(cfg), search=name, parent_run_id=run_id, env=env),
+        {"CPU": cfg.search.trial_cpus})
+    try:
+        if resume:
+            tuner = tune.Tuner.restore(str(path), trainable=trainable, resume_unfinished=True, resume_errored=True)
+        else:
+            tuner = tune.Tuner(
+                trainable, param_space=param_space(spec),
+                tune_config=tune.TuneConfig(
+                    metric=searchable.metric, mode=searchable.mode, num_samples=cfg.search.num_samples,
+                    search_alg=search_algorithm(cfg, searchable, limit),
+                    # stop_last_trials=False: a trial that reaches max_t ends by itself, so Ray Train
+                    # commits its last checkpoint (stopping it there kills it before that).
+                    scheduler=ASHAScheduler(max_t=cfg.epochs, grace_period=min(cfg.search.grace_period, cfg.epochs),
+                                            reduction_factor=cfg.search.reduction_factor, stop_last_trials=False),
+                    max_concurrent_trials=limit),
+                run_config=tune.RunConfig(name=name, storage_path=str(path.parent)))
+        results = tuner.fit()
+    except BaseException:
+        tracking.finish_run(run_id, status="FAILED")
+        raise
+    trials = close_trials(results, cfg, searchable, name)
+    return finish_search(cfg, searchable, results, trials, run_id, spec)
+
+
+def close_trials(results: Any, cfg: Any, searchable: Searchable, name: str) -> list[dict[str, Any]]:
+    """Every trial's outcome; its MLflow run closed as FINISHED, KILLED (stopped early) or FAILED."""
+    trials = []
+    for result in results:
+        epochs = int((result.metrics or {}).get("training_iteration", 0))
+        status = "FAILED" if result.error else ("FINISHED" if epochs >= cfg.epochs else "KILLED")
+        run_name = f"{name}-{(result.metrics or {}).get('trial_id', Path(result.path).name)}"
+        finish_trial_run(cfg.experiment, run_name, status)
+        trials.append({"run_name": run_name, "status": status, "epochs": epochs,
+                       searchable.metric: (result.metrics or {}).get(searchable.metric, math.nan),
+                       "params": {k: v for k, v in (result.config or {}).items()}})
+    return trials
+
+
+def finish_search(cfg: Any, searchable: Searchable, results: Any, trials: list[dict[str, Any]], run_id: str,
+                  spec: dict[str, Any]) -> SearchResult:
+    """Log the best config on the search's run, re-run it on test, close the run."""
+    best = results.get_best_result(metric=searchable.metric, mode=searchable.mode, scope="last")
+    best_params = {k: best.config[k] for k in spec}
+    best_metric = float(best.metrics[searchable.metric])
+    tracking.log_json(run_id, {"params": best_params, searchable.metric: best_metric, "trials": trials},
+                      "best_config.json")
+    tracking.set_tags(run_id, {f"best.{k}": str(v) for k, v in best_params.items()})
+    tracking.log_metrics(run_id, {f"best/{searchable.metric}": best_metric})
+    test = {}
+    if cfg.search.test_seeds:
+        best_cfg = apply_params(cfg, best_params)
+        test = searchable.rerun(best_cfg, cfg.search.test_seeds, f"{cfg.search.name}-best")
+        tracking.log_metrics(run_id, test)
+    tracking.finish_run(run_id)
+    return SearchResult(run_id=run_id, name=cfg.search.name, best_params=best_params, best_metric=best_metric,
+                        trials=trials, test=test)
