@@ -52,10 +52,11 @@ CUB = {"trainval": 7057, "test_seen": 1764, "test_unseen": 2967, "seen": 150, "u
        "feature_dim": 2048, "attribute_dim": 312}
 
 
-def cub_shaped_dataset(out: Path, seed: int = 0, code_dim: int = 32, noise: float = 10.0) -> Path:
+def cub_shaped_dataset(out: Path, seed: int = 0, code_dim: int = 8, noise: float = 2.0) -> Path:
     """A learnable problem of CUB's shapes: each class is a random code in R^code_dim; its attributes and its
     images' features are two fixed random maps of that code (features: plus noise, then ReLU, as pooled
-    ResNet features are non-negative). noise=10 puts ESZSL at about CUB's difficulty (H ~0.3)."""
+    ResNet features are non-negative). CADA-VAE learns it at noise 2 (20 epochs: S 0.78, U 0.99); from
+    noise ~2.5 on its image latents collapse (S 0, U at chance) in both the official loop and zsdist's."""
     rng = np.random.default_rng(seed)
     classes = CUB["seen"] + CUB["unseen"]
     code = rng.normal(size=(classes, code_dim))

@@ -13,10 +13,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from cadavae_synthetic import CLASSIFIER, write_synthetic
 from mlflow.tracking import MlflowClient
+from ray.tune.search.sample import Domain
 
 from datagen.errors import ConfigError
 from zsdist import tracking
@@ -26,7 +28,7 @@ from zsdist.models.cadavae import CADAVAEConfig
 from zsdist.models.cadavae_losses import WarmupConfig
 from zsdist.train.checkpoint import latest_checkpoint, load_state
 from zsdist.tune.models import CADAVAETuneConfig, GZSNetTuneConfig, PolarTuneConfig, SearchConfig
-from zsdist.tune.search import run_search
+from zsdist.tune.search import SEARCHABLE, run_search
 from zsdist.tune.space import apply_params, load_space, param_space, searched
 
 EPOCHS = 6
@@ -81,6 +83,23 @@ def test_presets_scale_with_the_run_and_files_are_checked(tmp_path):
         apply_params(CADAVAETuneConfig(), {"lr": 0.0})
 
 
+@pytest.mark.parametrize("model", list(SEARCHABLE))
+def test_every_preset_samples_valid_trial_configs(model):
+    searchable = SEARCHABLE[model]
+    base = searchable.config(data="/data", epochs=12)
+    space = param_space(load_space(model, base))
+    for seed in range(5):
+        np.random.seed(seed)  # Tune's domains sample from numpy's global state
+        params = {k: v.sample() if isinstance(v, Domain) else v for k, v in space.items()}
+        trial = searchable.trial_config(base, params, run_name=f"s-{seed}")
+        assert trial.run_name == f"s-{seed}" and trial.validate_every == 1 and not hasattr(trial, "search")
+        for key, value in params.items():
+            leaf = trial
+            for name in key.split("."):
+                leaf = getattr(leaf, name)
+            assert leaf == value or leaf == (value,) * len(leaf), key
+
+
 def children(experiment: str, parent_id: str) -> list:
     client = MlflowClient(tracking.tracking_uri())
     found = client.get_experiment_by_name(experiment)
@@ -132,6 +151,8 @@ def test_search_resumes_after_its_driver_is_killed_stops_trials_early_and_tracks
         assert run.info.status in ("FINISHED", "KILLED") and run.data.params["validation"] == "pseudo_unseen"
         if run.info.run_name in finished:  # trained before the kill, and not one epoch more after it
             assert steps == list(range(EPOCHS)), run.info.run_name
+        if run.info.status == "FINISHED":  # ran to its last epoch: its final report is an artifact
+            assert "trial_result.json" in [f.path for f in client.list_artifacts(run.info.run_id)]
     with pytest.raises(ConfigError, match="already exists"):
         run_search("cadavae", cfg)
 

@@ -56,7 +56,11 @@ def run_trial(params: dict[str, Any], *, model: str, base: dict[str, Any], searc
     searchable = SEARCHABLE[model]
     trial_id = tune.get_context().get_trial_id()
     cfg = searchable.trial_config(from_dict(searchable.config, base), params, run_name=f"{search}-{trial_id}")
-    searchable.train(cfg, parent_run_id=parent_run_id, callbacks=[TuneReportCallback()])
+    run_id, checkpoint, metrics = searchable.train(cfg, parent_run_id=parent_run_id, callbacks=[TuneReportCallback()])
+    # A trial that ran to its last epoch leaves its final report and checkpoint on its run (ASHA kills
+    # the others at once, before they could).
+    tracking.log_json(run_id, {"metrics": metrics, "checkpoint": str(checkpoint), "params": params},
+                      "trial_result.json")
 
 
 def trial_resources(cfg: Any) -> dict[str, float]:
@@ -129,6 +133,8 @@ def run_search(model: str, cfg: Any, *, resume: bool = False) -> SearchResult:
                     # commits its last checkpoint (stopping it there kills it before that).
                     scheduler=ASHAScheduler(max_t=cfg.epochs, grace_period=min(cfg.search.grace_period, cfg.epochs),
                                             reduction_factor=cfg.search.reduction_factor, stop_last_trials=False),
+                    # No reuse_actors: an ASHA-stopped trial's thread stays blocked in TorchTrainer.fit, so
+                    # Ray 2.60 cannot reset its actor and fails the next trial; a fresh actor costs ~2.4 s.
                     max_concurrent_trials=limit),
                 run_config=tune.RunConfig(name=name, storage_path=str(path.parent)))
         results = tuner.fit()
