@@ -31,6 +31,7 @@ from datagen.shards import (
     write_manifest,
     write_shard,
 )
+from datagen.shared_storage import require_shared_dir
 from datagen.spec.polar import PolarSpec, shard_ranges
 
 # One shard's rows as an Arrow table, from its key (polar: a (start, stop) row range).
@@ -39,6 +40,7 @@ RenderShard = Callable[[Any], pa.Table]
 MakeRenderer = Callable[[], RenderShard]
 
 PROGRESS_INTERVAL_S = 2.0
+WRITER_RESTARTS = 4  # per writer: how many lost processes or nodes a generation survives
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ def generate_shards(
                           features=features)
     jobs = [(index, shard_keys[index]) for index in todo]
     written = _run_on_actors(make_renderer, target, jobs, num_workers, dataset, progress)
+    remove_stale_temp_files(out_dir)  # left by writers that were killed mid-write and retried
     write_manifest(
         out_dir, dataset=dataset, spec_json=spec_json, fingerprint=fingerprint,
         shards=[complete.get(index) or written[index] for index in range(count)],
@@ -168,7 +171,12 @@ class _ShardTarget:
     features: dict
 
 
-@ray.remote(num_cpus=1)
+# A writer that dies (its process killed, its node lost) is restarted by Ray, on any node with a free
+# CPU, and the shard it was writing is retried: shards are deterministic and written atomically, so
+# a retry can only write the same bytes. A killed write leaves at most a temp file, swept at the end.
+# Retries are unlimited: until Ray declares a lost node dead, calls to its actors fail at once and
+# would use up a finite count; a writer past its restarts fails its calls for good (ActorDiedError).
+@ray.remote(num_cpus=1, max_restarts=WRITER_RESTARTS, max_task_retries=-1)
 class _ShardWriter:
     """Builds the dataset's renderer once (fonts load here), then renders and writes shard after shard."""
 
@@ -194,11 +202,14 @@ def _run_on_actors(
 
     Each actor takes one CPU, so a 2-CPU machine runs two while the driver only waits; feeding one
     shard at a time keeps a huge plan (the fonts) from flooding the scheduler. Actors write their
-    own shard files, so on a multi-node cluster out_dir must be shared storage.
+    own shard files, so on a multi-node cluster out_dir must be shared storage. A writer lost
+    mid-shard is restarted and the shard retried (see _ShardWriter); one lost more than
+    WRITER_RESTARTS times fails the run, and a rerun resumes from the shards already written.
     """
     if not jobs:
         return {}
     init_ray()  # Joins or starts Ray only if the caller has not initialised it.
+    require_shared_dir(target.out_dir, what="dataset output")  # writers on every node write shards there
     actors = [_ShardWriter.remote(make_renderer, target) for _ in range(min(num_workers, len(jobs)))]
     results: dict[int, ShardInfo] = {}
     queue = list(reversed(jobs))

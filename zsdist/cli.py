@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 from datagen.errors import UserInputError
 from datagen.spec.fonts import FontsSpec
@@ -42,70 +43,62 @@ from zsdist.train.polar_vae import PolarTrainConfig
 from zsdist.workspace import use_job_workspace
 
 
-def _datagen_polar(args: argparse.Namespace) -> None:
-    spec = load_config(PolarSpec, file=args.config, overrides=flags_to_overrides(args))
+def _datagen_polar(args: argparse.Namespace, spec: PolarSpec) -> None:
     out, report = polar.generate(spec, args.out, num_workers=args.num_workers)
     print(f"polar dataset in {out}: {report.written} shards written, {report.skipped} already complete, "
           f"{report.images} images in {report.seconds:.1f} s")
 
 
-def _datagen_fonts(args: argparse.Namespace) -> None:
-    spec = load_config(FontsSpec, file=args.config, overrides=flags_to_overrides(args))
+def _datagen_fonts(args: argparse.Namespace, spec: FontsSpec) -> None:
     out, report = fonts.generate(spec, args.out, num_workers=args.num_workers, font_manifest=args.font_manifest,
                                  fonts_dir=args.fonts_dir, accept_font_checksums=args.accept_font_checksums)
     print(f"fonts dataset in {out}: {report.written + report.rewritten} shards written, {report.skipped} already "
           f"complete, {report.images} images in {report.seconds:.1f} s")
 
 
-def _datagen_verify(args: argparse.Namespace) -> None:
+def _datagen_verify(args: argparse.Namespace, _cfg: None) -> None:
     report = verify_dataset(args.dir)
     print(report)
     if not report.ok:
         sys.exit(1)
 
 
-def _train_polar(args: argparse.Namespace) -> None:
-    cfg = load_config(PolarTrainConfig, file=args.config, overrides=flags_to_overrides(args))
+def _train_polar(args: argparse.Namespace, cfg: PolarTrainConfig) -> None:
     run_id, checkpoint, metrics = polar.train(cfg)
     print(f"run '{cfg.run_name}' (MLflow run {run_id}) finished epoch {int(metrics['epoch'])}: "
           f"loss {metrics['loss']:.3f}; checkpoint {checkpoint}")
 
 
-def _eval_polar(args: argparse.Namespace) -> None:
-    cfg = load_config(polar.PolarEvalConfig, file=args.config, overrides=flags_to_overrides(args))
+def _eval_polar(args: argparse.Namespace, cfg: polar.PolarEvalConfig) -> None:
     run_id, metrics, out_dir = polar.evaluate(cfg)
     print(f"evaluation of '{cfg.run_name}' (MLflow run {run_id}) in {out_dir}:\n{polar.headline(metrics)}")
 
 
-def _train_gzsnet(args: argparse.Namespace) -> None:
-    cfg = load_config(GZSNetTrainConfig, file=args.config, overrides=flags_to_overrides(args))
+def _train_gzsnet(args: argparse.Namespace, cfg: GZSNetTrainConfig) -> None:
     run_id, checkpoint, metrics = gzsnet.train(cfg)
     print(f"run '{cfg.run_name}' (MLflow run {run_id}) finished epoch {int(metrics['epoch'])}: "
           f"loss {metrics['total']:.4f}; checkpoint {checkpoint}")
 
 
-def _eval_gzsnet(args: argparse.Namespace) -> None:
-    cfg = load_config(gzsnet.GZSNetEvalConfig, file=args.config, overrides=flags_to_overrides(args))
+def _eval_gzsnet(args: argparse.Namespace, cfg: gzsnet.GZSNetEvalConfig) -> None:
     run_id, metrics, out_dir = gzsnet.evaluate(cfg)
     print(f"evaluation of '{cfg.run_name}' (MLflow run {run_id}) in {out_dir}:\n{gzsnet.headline(metrics)}\n"
           f"see them with: {tracking.ui_hint()}")
 
 
-def _datagen_xlsa17(args: argparse.Namespace) -> None:
+def _datagen_xlsa17(args: argparse.Namespace, _cfg: None) -> None:
     out = import_xlsa17(args.dir, args.out)
     print(f"feature dataset in {out}")
 
 
-def _datagen_fontszsl(args: argparse.Namespace) -> None:
-    cfg = load_config(FontsZSLConfig, file=args.config, overrides=flags_to_overrides(args))
+def _datagen_fontszsl(args: argparse.Namespace, cfg: FontsZSLConfig) -> None:
     report = build_fonts_zsl(cfg)
     state = "already finished" if report.reused else f"built in {report.seconds:.1f} s"
     print(f"Fonts-ZSL feature dataset in {report.out} ({state}): {report.counts}; "
           f"backbone test_seen accuracy {report.test_seen_accuracy:.3f}")
 
 
-def _train_cadavae(args: argparse.Namespace) -> None:
-    cfg = load_config(cadavae_seeds.CADAVAESeedsConfig, file=args.config, overrides=flags_to_overrides(args))
+def _train_cadavae(args: argparse.Namespace, cfg: cadavae_seeds.CADAVAESeedsConfig) -> None:
     if cfg.seeds > 1:
         summary = cadavae_seeds.run_seeds(cfg)
         print(f"run '{cfg.run_name}' (MLflow run {summary.run_id}) summarises runs "
@@ -117,20 +110,15 @@ def _train_cadavae(args: argparse.Namespace) -> None:
           f"loss {metrics['loss']:.2f}; checkpoint {checkpoint}")
 
 
-def _eval_cadavae(args: argparse.Namespace) -> None:
-    cfg = load_config(cadavae.CADAVAEEvalConfig, file=args.config, overrides=flags_to_overrides(args))
+def _eval_cadavae(args: argparse.Namespace, cfg: cadavae.CADAVAEEvalConfig) -> None:
     metrics = cadavae.evaluate(cfg)
     print(f"evaluation of '{cfg.run_name}' ({cfg.split}):\n" + "\n".join(
         f"  {name:<16} {value:.4f}" for name, value in metrics.items()) + f"\nsee them with: {tracking.ui_hint()}")
 
 
-def _tune(args: argparse.Namespace) -> None:
+def _tune(args: argparse.Namespace, cfg: Any) -> None:
     from zsdist.tune.search import SEARCHABLE, run_search
 
-    overrides = flags_to_overrides(args)
-    if args.space:
-        overrides["search.space"] = args.space
-    cfg = load_config(SEARCHABLE[args.model].config, file=args.config, overrides=overrides)
     result = run_search(args.model, cfg, resume=args.resume)
     metric = SEARCHABLE[args.model].metric
     print(f"search '{result.name}' (MLflow run {result.run_id}): {len(result.trials)} trials, "
@@ -141,17 +129,15 @@ def _tune(args: argparse.Namespace) -> None:
           f"\nsee them with: {tracking.ui_hint()}")
 
 
-def _compare(args: argparse.Namespace) -> None:
-    cfg = load_config(CompareConfig, file=args.config, overrides=flags_to_overrides(args))
+def _compare(args: argparse.Namespace, cfg: CompareConfig) -> None:
     comparison = compare_runs(cfg)
     print(format_table(comparison))
     if cfg.plot:
         print(f"plot: {plot_comparison(comparison, cfg.plot)}")
 
 
-def _demo(args: argparse.Namespace) -> None:
-    overrides = {**DEMO_TRAIN_DEFAULTS, **flags_to_overrides(args)}
-    run_demo(load_config(PolarTrainConfig, file=args.config, overrides=overrides))
+def _demo(args: argparse.Namespace, cfg: PolarTrainConfig) -> None:
+    run_demo(cfg)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,9 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     def command(group: argparse._SubParsersAction, name: str, handler: Callable, help_text: str,
-                config_cls: type | None = None) -> argparse.ArgumentParser:
+                config_cls: type | None = None, config_defaults: dict[str, Any] | None = None,
+                ) -> argparse.ArgumentParser:
         sub = group.add_parser(name, help=help_text, description=help_text, allow_abbrev=False)
-        sub.set_defaults(handler=handler)
+        sub.set_defaults(handler=handler, config_cls=config_cls, config_defaults=config_defaults or {})
         if config_cls is not None:
             sub.add_argument("--config", help="YAML or JSON file of config values (flags override it)")
             add_config_flags(sub, config_cls)
@@ -209,23 +196,36 @@ def build_parser() -> argparse.ArgumentParser:
     for name, searchable in SEARCHABLE.items():
         sub = command(tune, name, _tune, f"search {name}'s hyperparameters on its validation metric "
                       f"({searchable.metric}), then re-run the best config on test", searchable.config)
-        sub.add_argument("--space", default="", help="a preset (cadavae, gzsnet, polar-vae) or a YAML file; "
-                         "the same as --search.space")
+        sub.add_argument("--space", dest="cfg:search.space", default=argparse.SUPPRESS, metavar="SPACE",
+                         help="a preset (cadavae, gzsnet, polar-vae) or a YAML file; the same as --search.space")
         sub.add_argument("--resume", action="store_true", help="continue an interrupted search of the same name")
     command(commands, "compare", _compare, "a table (and a PNG plot) of an experiment's runs or of a search's "
             "trials, read back from MLflow (local store or MLFLOW_TRACKING_URI)", CompareConfig)
     command(commands, "demo", _demo, "the polar study end to end: datagen, 2-worker training, evaluation",
-            PolarTrainConfig)
+            PolarTrainConfig, DEMO_TRAIN_DEFAULTS)
     return parser
+
+
+def parse(argv: list[str] | None = None, *, as_job: bool = False) -> tuple[argparse.Namespace, Any]:
+    """All that `main` does before it runs anything: argv -> (args, the command's typed config or None).
+
+    A bad flag exits with status 2 (argparse); a bad value or config file raises UserInputError.
+    `as_job` (the jobs/ entry points) first keeps outputs out of the job's working directory.
+    """
+    args = build_parser().parse_args(argv)
+    if as_job:
+        use_job_workspace()
+    if args.config_cls is None:
+        return args, None
+    overrides = {**args.config_defaults, **flags_to_overrides(args)}
+    return args, load_config(args.config_cls, file=args.config, overrides=overrides)
 
 
 def main(argv: list[str] | None = None, *, as_job: bool = False) -> None:
     """Run one subcommand; `as_job` (the jobs/ entry points) keeps outputs out of the working dir."""
-    args = build_parser().parse_args(argv)
     try:
-        if as_job:
-            use_job_workspace()
-        args.handler(args)
+        args, cfg = parse(argv, as_job=as_job)
+        args.handler(args, cfg)
     except UserInputError as exc:
         print(f"zsdist: error: {exc}", file=sys.stderr)
         sys.exit(2)

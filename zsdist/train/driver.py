@@ -17,6 +17,7 @@ import ray.train
 from ray.data import ExecutionOptions
 from ray.train.torch import TorchConfig, TorchTrainer
 
+from datagen.shared_storage import require_shared_dir
 from zsdist import tracking
 
 
@@ -41,6 +42,7 @@ def fit(
 ) -> ray.train.Result:
     """Build and fit the TorchTrainer. callbacks: Ray Train callbacks (a search passes Tune's reporter)."""
     storage_path.mkdir(parents=True, exist_ok=True)
+    require_shared_dir(storage_path, what="checkpoint storage")  # any worker writes, any node resumes
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config=loop_config,

@@ -1,0 +1,213 @@
+"""A two-node Ray cluster on this machine, jobs submitted as a user submits them, and faults injected.
+
+The head has one CPU and the worker node three, so work spreads onto the worker node (a training
+worker of 0.6 CPU does not fit twice on the head; dataset writers take a whole CPU each) and losing
+that node loses part of every run. A replacement node then joins, as an autoscaler would start one.
+Each job runs `jobs/*.py` from the uploaded working directory, with the cluster's token.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from local_cluster import LocalCluster, can_make_private_mounts, submit, wait_for
+from mlflow.tracking import MlflowClient
+from ray.exceptions import AuthenticationError
+from ray.job_submission import JobStatus
+
+from datagen.verify import verify_dataset
+from zsdist.train.checkpoint import latest_checkpoint, load_state
+
+ROOT = Path(__file__).resolve().parents[1]
+# Enough shards that writers on the worker node (whose processes start a few seconds after the head's)
+# join while there is work left: a writer does ~5 shards a second here.
+FONTS = ["--letters", "ABCDEFGHIJKLMNOPQRSTabcdefghijklmnopqrst", "--font_ids", "0,3,17,42,55,60,70,81,90,99",
+         "--letters_per_shard", "2", "--fonts_per_shard", "2", "--num_workers", "3"]
+FONT_SHARDS = 100  # 20 letter blocks x 5 font blocks, 1,200 images each
+TRAIN = {"epochs": "8", "max_steps_per_epoch": "2", "batch_size": "16", "cpus_per_worker": "0.6",
+         "max_failures": "2", "model.encoder_channels": "4,8", "model.decoder_channels": "8,4,4"}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    cluster = LocalCluster(tmp_path_factory.mktemp("cluster"))
+    cluster.start_head(cpus=1)
+    cluster.client()
+    cluster.add_worker(cpus=3)
+    yield cluster
+    cluster.stop()
+
+
+def run_env(home: Path) -> dict:
+    return {"working_dir": str(ROOT), "env_vars": {"ZSDIST_HOME": str(home), "OMP_NUM_THREADS": "1",
+                                                   "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}}
+
+
+def wait_until(condition, what: str, client, job: str, timeout: float = 180):
+    """Poll condition() while the job runs; a job that ends first means the fault came too late."""
+    deadline = time.time() + timeout
+    while not (value := condition()):
+        assert not client.get_job_status(job).is_terminal(), f"job ended before {what}"
+        assert time.time() < deadline, f"no {what} within {timeout:.0f} s"
+        time.sleep(0.3)
+    return value
+
+
+def lose_worker_node(cluster: LocalCluster) -> None:
+    """Kill the worker node like a lost machine, then let a replacement join."""
+    [node] = [n for n in cluster.nodes if n.name == "worker"]
+    cluster.lose_node(node)
+    cluster.add_worker(cpus=3)
+
+
+def test_the_jobs_api_refuses_a_client_without_the_token(cluster):
+    with pytest.raises(AuthenticationError):
+        cluster.client(token=None)
+    with pytest.raises(AuthenticationError):
+        cluster.client(token="0" * 32)
+    assert cluster.client().list_jobs() is not None
+    # The dashboard and Jobs API listen on loopback only: not on the machine's other addresses.
+    for address in subprocess.run(["hostname", "-I"], capture_output=True, text=True, check=True).stdout.split():
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://{address}:{cluster.dashboard_port}", timeout=3)
+
+
+def generate_fonts_with_a_fault(cluster: LocalCluster, out: Path, home: Path, on_node: str | None = None):
+    """Submit a Fonts generation and, once its writers run (on_node: one on that node), either kill a
+    writer's process or, with on_node, lose that node; check the output is whole. Returns the writers."""
+    client = cluster.client()
+    job = submit(client, entrypoint=f"{sys.executable} jobs/fonts_datagen.py --out {out} {' '.join(FONTS)}",
+                 runtime_env=run_env(home))
+    writers = wait_until(lambda: [a for a in cluster.state("actors", class_name="_ShardWriter", state="ALIVE")
+                                  if on_node in (None, a["node_id"])], "a running writer", client, job)
+    done_before = len(list(out.glob("shard-*.parquet")))
+    if on_node:
+        lose_worker_node(cluster)
+    else:
+        os.kill(int(writers[0]["pid"]), signal.SIGKILL)
+    assert wait_for(client, job) == JobStatus.SUCCEEDED, client.get_job_logs(job)[-3000:]
+    assert done_before < FONT_SHARDS, "the generation finished before the fault"
+    report = verify_dataset(out)
+    assert report.ok, report.problems  # every combination exactly once, every shard whole
+    assert len(list(out.glob("shard-*.parquet"))) == FONT_SHARDS and not list(out.glob(".*.tmp"))
+    job_id = client.get_job_info(job).job_id
+    return [a for a in cluster.state("actors", class_name="_ShardWriter") if a["job_id"] == job_id]
+
+
+def test_fonts_generation_survives_a_killed_writer(cluster, tmp_path):
+    writers = generate_fonts_with_a_fault(cluster, tmp_path / "fonts", tmp_path / "home")
+    assert sum(int(w["num_restarts"]) for w in writers) >= 1
+
+
+def test_fonts_generation_survives_a_lost_worker_node(cluster, tmp_path):
+    writers = generate_fonts_with_a_fault(cluster, tmp_path / "fonts", tmp_path / "home",
+                                          on_node=cluster.worker_node_id())
+    assert any(int(w["num_restarts"]) >= 1 for w in writers)
+
+
+def train_command(run_name: str, data: Path) -> str:
+    flags = " ".join(f"--{k} {v}" for k, v in {"data": str(data), "run_name": run_name, **TRAIN}.items())
+    return f"{sys.executable} jobs/train_polar_vae.py {flags}"
+
+
+@pytest.fixture(scope="module")
+def polar(cluster, tmp_path_factory):
+    """A tiny polar dataset (generated on the cluster) and the history of an uninterrupted run."""
+    home = tmp_path_factory.mktemp("polar-home")
+    client = cluster.client()
+    data = home / "polar"
+    job = submit(client, entrypoint=f"{sys.executable} jobs/polar_datagen.py --out {data} --n_points 240 "
+                                    "--n_test 40 --transect_points 5 --resolution 32 --shard_rows 64",
+                 runtime_env=run_env(home))
+    assert wait_for(client, job) == JobStatus.SUCCEEDED, client.get_job_logs(job)[-3000:]
+    job = submit(client, entrypoint=train_command("reference", data), runtime_env=run_env(home))
+    assert wait_for(client, job) == JobStatus.SUCCEEDED, client.get_job_logs(job)[-3000:]
+    return data, load_state(latest_checkpoint(home / "checkpoints" / "reference"))["history"]
+
+
+def committed_epoch(run_dir: Path) -> int:
+    try:
+        checkpoint = latest_checkpoint(run_dir)
+        return -1 if checkpoint is None else load_state(checkpoint)["epoch"]
+    except (ValueError, OSError):  # Ray is rewriting its snapshot as we read it
+        return -1
+
+
+def learned(metrics: dict) -> dict:
+    """An epoch's metrics without its timings (those differ between any two runs)."""
+    return {k: v for k, v in metrics.items() if not k.endswith("_per_s") and not k.endswith("seconds")}
+
+
+def train_with_faults(cluster, polar, home: Path, faults: dict, run_name: str = "faulty") -> list[dict]:
+    """Submit the reference run's training under another name; once epoch E is committed, apply
+    faults[E](client, job); check it ends with the uninterrupted run's metrics. Returns the training
+    workers the first job ever had."""
+    data, reference = polar
+    client = cluster.client()
+    job = submit(client, entrypoint=train_command(run_name, data), runtime_env=run_env(home))
+    run_dir = home / "checkpoints" / run_name
+    for epoch, fault in faults.items():
+        wait_until(lambda epoch=epoch: committed_epoch(run_dir) >= epoch, f"a checkpoint of epoch {epoch}", client, job)
+        job_id = client.get_job_info(job).job_id  # Ray's job id exists once the driver runs
+        fault(client, job)
+    status = wait_for(client, job)
+    if status != JobStatus.SUCCEEDED:  # the fault was the driver: the user resubmits the same job
+        job = submit(client, entrypoint=train_command(run_name, data), runtime_env=run_env(home))
+        status = wait_for(client, job)
+    assert status == JobStatus.SUCCEEDED, client.get_job_logs(job)[-3000:]
+    history = load_state(latest_checkpoint(run_dir))["history"]
+    assert len(history) == len(reference) == int(TRAIN["epochs"])
+    for ours, theirs in zip(history, reference):  # the same numbers as a run that was never stopped
+        assert learned(ours) == pytest.approx(learned(theirs), rel=1e-4)
+    return [a for a in cluster.state("actors", class_name="RayTrainWorker") if a["job_id"] == job_id]
+
+
+def test_training_survives_a_killed_worker_and_then_a_lost_worker_node(cluster, polar, tmp_path):
+    def kill_a_training_worker(client, job):
+        workers = cluster.state("actors", class_name="RayTrainWorker", state="ALIVE")
+        os.kill(int(workers[0]["pid"]), signal.SIGKILL)
+
+    def lose_the_node(client, job):
+        lost = cluster.worker_node_id()
+        workers = cluster.state("actors", class_name="RayTrainWorker", state="ALIVE")
+        assert any(w["node_id"] == lost for w in workers), "no training worker on the worker node"
+        lose_worker_node(cluster)
+
+    workers = train_with_faults(cluster, polar, tmp_path, {1: kill_a_training_worker, 4: lose_the_node})
+    assert len(workers) >= 6  # each fault cost the run its worker group of 2: two new groups replaced it
+
+
+def test_a_resubmitted_job_resumes_after_its_driver_is_killed(cluster, polar, tmp_path):
+    def kill_the_driver(client, job):
+        pid = client.get_job_info(job).driver_info.pid
+        os.kill(int(pid), signal.SIGKILL)
+        assert wait_for(client, job) == JobStatus.FAILED
+
+    train_with_faults(cluster, polar, tmp_path, {1: kill_the_driver})
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("polar-vae").experiment_id])
+    assert [r.info.status for r in runs] == ["FINISHED"]  # the second submission continued the first's run
+    steps = [m.step for m in client.get_metric_history(runs[0].info.run_id, "loss")]
+    assert sorted(set(steps)) == list(range(int(TRAIN["epochs"])))
+
+
+@pytest.mark.skipif(not can_make_private_mounts(), reason="needs mount namespaces (root or user namespaces)")
+def test_checkpoints_on_a_directory_another_node_cannot_see_are_refused(cluster, polar, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    island = cluster.add_worker(cpus=1, name="island", private_dir=home)  # its own disk at that path
+    try:
+        client = cluster.client()
+        job = submit(client, entrypoint=train_command("local-only", polar[0]), runtime_env=run_env(home))
+        assert wait_for(client, job) == JobStatus.FAILED
+        logs = client.get_job_logs(job)
+        assert f"checkpoint storage {home / 'checkpoints'} is not shared: 1 of 3 Ray nodes cannot see it" in logs
+        assert "Traceback" not in logs  # one line that says what to do, not a stack
+    finally:
+        island.stop()
+        cluster.nodes.remove(island)
