@@ -1,15 +1,16 @@
 """Fonts generation and GZS-Net training on one Ray node and on two, on this machine, as ratios.
 
     . scripts/offline-env.sh
-    python benchmarks/multinode.py                  # 2 rounds of: 1 node x 2 CPUs, then 2 nodes x 1 CPU
+    python benchmarks/multinode.py                  # 2 rounds of: 1 node x 6 CPUs, then 2 nodes x 3 CPUs
 
-Both layouts offer the same 2 logical CPUs (one per core here), so the ratio is what splitting the
-same hardware into two Ray nodes costs: a second raylet and object store, cross-node object
+Both layouts offer the same 6 logical CPUs on this machine's 2 cores, so the ratio is what splitting
+the same hardware into two Ray nodes costs: a second raylet and object store, cross-node object
 transfers, actors and workers placed on whichever node has room. Every run is a job submitted with
 the cluster's token, as a user would, through `ray job submit`'s client: the generation's figure is
 its own report (images / seconds, actor start and font loading included); the training's is the last
 epoch's images/s as the loop reports it (start-up and the first epoch excluded). Training workers take
-0.6 CPU each, so on two 1-CPU nodes there is one per node and DDP's all-reduce crosses nodes.
+2 logical CPUs each, so on two 3-CPU nodes there is one per node (DDP's all-reduce crosses nodes) and
+every node keeps one CPU for Ray Data's tasks (a node with less than one free CPU starves them).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from local_cluster import LocalCluster, submit, wait_for  # noqa: E402  (the tests' multi-node cluster)
 
-LAYOUTS = {"1 node x 2 CPUs": [2], "2 nodes x 1 CPU": [1, 1]}
+LAYOUTS = {"1 node x 6 CPUs": [6], "2 nodes x 3 CPUs": [3, 3]}
 
 
 def run_job(cluster: LocalCluster, command: str, home: Path) -> str:
@@ -60,7 +61,7 @@ def one_round(layout: list[int], tmp: Path, args: argparse.Namespace) -> tuple[f
         name = f"bench-{time.time_ns()}"
         run_job(cluster, f"jobs/train_gzsnet.py --config {args.config} --data {data} --run_name {name} "
                          f"--epochs {args.epochs} --max_steps_per_epoch {args.steps} --num_workers 2 "
-                         "--cpus_per_worker 0.6 --ae_ds_baseline false", home)
+                         "--cpus_per_worker 2 --ae_ds_baseline false", home)
         client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
         [run] = client.search_runs([client.get_experiment_by_name("gzsnet").experiment_id],
                                    f"tags.`zsdist.run_name` = '{name}'")
