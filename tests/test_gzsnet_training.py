@@ -3,10 +3,6 @@ determinism, the per-epoch validation score, and the zero-shot evaluation's numb
 
 import json
 import math
-import os
-import signal
-import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +12,6 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 from mlflow.tracking import MlflowClient
-from ray.util.state import list_actors
 
 from datagen.errors import ConfigError
 from datagen.run_fonts import generate_fonts
@@ -29,7 +24,7 @@ from zsdist.data.heldout import HeldOutConfig, held_out_pairs, is_held_out
 from zsdist.eval.gzsnet_eval import SynthesisEvalConfig
 from zsdist.models.gzsnet import PRESETS, GZSNet
 from zsdist.pipelines import gzsnet
-from zsdist.train.checkpoint import latest_checkpoint, load_state
+from zsdist.train.checkpoint import load_state
 from zsdist.train.gzsnet import GZSNetTrainConfig
 from zsdist.train.gzsnet_validation import EpochValidation
 
@@ -139,42 +134,6 @@ def test_ddp_run_logs_every_term_resumes_and_repeats(fonts_data, workspace, tmp_
     assert run_id_again == run_id and resumed_final["epoch"] == 2
     assert resumed["history"][:2] == first["history"] and len(resumed["history"]) == 3
     assert metric_steps(run_id, "total") == metric_steps(run_id, "val/psnr") == [0, 1, 2]
-
-
-def test_a_lost_worker_restarts_from_the_last_checkpoint(fonts_data, workspace):
-    """Kill one Ray Train worker process mid-run: FailureConfig restarts the group from the checkpoint."""
-    run_dir = workspace / "checkpoints" / "lost-worker"
-    killed: list[int] = []
-
-    def kill_a_worker_after_the_first_checkpoint() -> None:
-        deadline = time.time() + 240
-        while time.time() < deadline and not killed:
-            if committed_epoch(run_dir) >= 0 and (workers := train_worker_pids()):
-                os.kill(workers[-1], signal.SIGKILL)
-                killed.append(workers[-1])
-            time.sleep(0.2)
-
-    killer = threading.Thread(target=kill_a_worker_after_the_first_checkpoint, daemon=True)
-    killer.start()
-    _, checkpoint, final = gzsnet.train(config(fonts_data, run_name="lost-worker", epochs=3, max_failures=1))
-    killer.join()
-    assert killed, "no worker was killed"
-    history = load_state(checkpoint)["history"]
-    assert final["epoch"] == 2 and [h["epoch"] for h in history] == list(range(3))
-
-
-def train_worker_pids() -> list[int]:
-    """The processes of this cluster's live Ray Train workers."""
-    actors = list_actors(filters=[("class_name", "=", "RayTrainWorker"), ("state", "=", "ALIVE")])
-    return sorted(actor.pid for actor in actors)
-
-
-def committed_epoch(run_dir) -> int:
-    try:
-        checkpoint = latest_checkpoint(run_dir)
-        return -1 if checkpoint is None else load_state(checkpoint)["epoch"]
-    except (ValueError, OSError):  # Ray is rewriting its snapshot as we read it
-        return -1
 
 
 def test_evaluation_numbers_are_finite_and_logged(fonts_data, workspace):

@@ -1,7 +1,7 @@
 """Searches on Ray Tune: search spaces, a small CADA-VAE search with ASHA and MLflow parent/child runs,
 the best config re-run on test, and resuming a search whose driver was killed.
 
-The CADA-VAE trials train the tiny model of tests/cadavae_synthetic.py for 6 epochs, one Ray Train
+The CADA-VAE trials train the tiny model of tests/cadavae_synthetic.py for 4 epochs, one Ray Train
 worker each, on the session's local Ray cluster (2 CPUs: 3 trials at a time).
 """
 
@@ -31,7 +31,7 @@ from zsdist.tune.models import CADAVAETuneConfig, GZSNetTuneConfig, PolarTuneCon
 from zsdist.tune.search import SEARCHABLE, run_search
 from zsdist.tune.space import apply_params, load_space, param_space, searched
 
-EPOCHS = 6
+EPOCHS = 4
 HIDDEN = {f"{part}_hidden": 32 for part in ("image_encoder", "image_decoder", "attribute_encoder",
                                             "attribute_decoder")}
 
