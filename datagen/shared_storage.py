@@ -45,6 +45,9 @@ def require_shared_dir(directory: Path | str, *, what: str) -> None:
         probes = [_sees.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False))
                   .remote(str(marker), token) for node in nodes]
         seen = ray.get(probes, timeout=CHECK_TIMEOUT_S)
+    except ray.exceptions.GetTimeoutError:
+        raise ConfigError(f"could not check that {what} {directory} is shared: some of the {len(nodes)} Ray "
+                          f"nodes ran no task within {CHECK_TIMEOUT_S:.0f} s; check `ray status` and retry") from None
     finally:
         marker.unlink(missing_ok=True)
     blind = [node for node, ok in zip(nodes, seen) if not ok]

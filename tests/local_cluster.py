@@ -1,6 +1,6 @@
 """A Ray cluster of several nodes on this machine, started the way an operator starts one.
 
-Each node is its own `ray start --block` process group on 127.0.0.1 (a head, then worker nodes that
+Each node is its own `ray start --block` process group on a loopback address of its own (a head, then worker nodes that
 join it), so a test can kill one node exactly as a lost machine dies: its raylet, object store and
 workers go at once while the other nodes carry on. Token authentication is on: the nodes read the
 token from a file, as `ray get-auth-token --generate` leaves it, and job clients send it.
@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ray.job_submission import JobStatus, JobSubmissionClient
 
+HEAD_IP = "127.0.0.2"  # loopback, but not 127.0.0.1 (see _start)
 PORT_FLAGS = ("dashboard-agent-listen-port", "dashboard-agent-grpc-port", "runtime-env-agent-port",
               "metrics-export-port", "node-manager-port", "object-manager-port")
 
@@ -88,7 +89,7 @@ class LocalCluster:
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.gcs_port}"
+        return f"{HEAD_IP}:{self.gcs_port}"
 
     def env(self) -> dict[str, str]:
         """The environment of every node and of every process that joins the cluster."""
@@ -115,7 +116,10 @@ class LocalCluster:
     def _start(self, name: str, args: list[str], *, cpus: int, resources: dict | None = None,
                private_dir: Path | None = None) -> Node:
         temp_dir = tempfile.mkdtemp(prefix=f"zs-{name}-", dir="/tmp")
-        command = [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", "--node-ip-address=127.0.0.1",
+        # Each node its own loopback address: `ray start` swaps 127.0.0.1 itself for the machine's
+        # network address (found by a routing probe towards 8.8.8.8) on a multi-node cluster.
+        node_ip = HEAD_IP if not self.nodes else f"127.0.0.{3 + len(self.nodes)}"
+        command = [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", f"--node-ip-address={node_ip}",
                    f"--num-cpus={cpus}", f"--temp-dir={temp_dir}", "--object-store-memory=200000000",
                    *[f"--{flag}={free_port()}" for flag in PORT_FLAGS], *args]
         if resources:
