@@ -33,6 +33,7 @@ from datagen.shards import (
 )
 from datagen.shared_storage import require_shared_dir
 from datagen.spec.polar import PolarSpec, shard_ranges
+from datagen.storage import RemotePath, is_local
 
 # One shard's rows as an Arrow table, from its key (polar: a (start, stop) row range).
 RenderShard = Callable[[Any], pa.Table]
@@ -80,7 +81,7 @@ def generate_shards(
     make_renderer: MakeRenderer,
     shard_keys: list[Hashable],
     shard_rows: list[int],
-    out_dir: Path | str,
+    out_dir: Path | RemotePath | str,
     spec_json: str,
     fingerprint: str,
     features: dict,
@@ -141,7 +142,7 @@ def generate_shards(
     )
 
 
-def _previous_hashes(out_dir: Path, fingerprint: str) -> dict[str, str]:
+def _previous_hashes(out_dir: Path | RemotePath, fingerprint: str) -> dict[str, str]:
     """Shard hashes from the manifest of an earlier finished run of the same spec, if any.
 
     A missing, unreadable or other-spec manifest gives none: this run rewrites the manifest anyway,
@@ -164,7 +165,7 @@ def _polar_renderer(spec: PolarSpec) -> RenderShard:
 class _ShardTarget:
     """Where and how every shard of one generation is written."""
 
-    out_dir: Path
+    out_dir: Path | RemotePath
     count: int
     spec_json: str
     fingerprint: str
@@ -209,7 +210,8 @@ def _run_on_actors(
     if not jobs:
         return {}
     init_ray()  # Joins or starts Ray only if the caller has not initialised it.
-    require_shared_dir(target.out_dir, what="dataset output")  # writers on every node write shards there
+    if is_local(target.out_dir):  # an object store is shared by nature
+        require_shared_dir(target.out_dir, what="dataset output")  # writers on every node write shards there
     actors = [_ShardWriter.remote(make_renderer, target) for _ in range(min(num_workers, len(jobs)))]
     results: dict[int, ShardInfo] = {}
     queue = list(reversed(jobs))

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from datagen import GENERATOR_VERSION
 from datagen.errors import DataError
+from datagen.storage import RemotePath, is_local, location
 
 MANIFEST_NAME = "_manifest.json"
 SHARD_NAME = re.compile(r"shard-(\d{5})-of-(\d{5})\.parquet")
@@ -45,13 +46,18 @@ def shard_name(index: int, count: int) -> str:
     return f"shard-{index:05d}-of-{count:05d}.parquet"
 
 
-def ensure_writable_dir(out_dir: Path | str) -> Path:
+def ensure_writable_dir(out_dir: Path | RemotePath | str) -> Path | RemotePath:
     """Create out_dir if needed and prove a file can be written there, before any work starts."""
-    out_dir = Path(out_dir)
+    out_dir = location(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out_dir):
-            pass
+        if is_local(out_dir):
+            with tempfile.TemporaryFile(dir=out_dir):
+                pass
+        else:
+            probe = out_dir / f".write-probe-{os.getpid()}.tmp"
+            probe.write_bytes(b"")
+            probe.unlink(missing_ok=True)
     except OSError as error:
         raise DataError(f"cannot write to {out_dir}: {error.strerror or error}: choose a writable --out") from None
     return out_dir
@@ -88,12 +94,18 @@ def write_shard(
         use_dictionary=[name for name in table.column_names if name != "image"],
     )
     data = sink.getvalue().to_pybytes()
-    atomic_write(Path(out_dir) / name, data)
+    atomic_write(location(out_dir) / name, data)
     return ShardInfo(name=name, rows=table.num_rows, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write data to a dot-prefixed temp file beside path, fsync it, then rename it onto path."""
+def atomic_write(path: Path | RemotePath, data: bytes) -> None:
+    """Write data to a dot-prefixed temp file beside path, fsync it, then rename it onto path.
+
+    On an object store one upload is already atomic (datagen.storage), so it is written directly.
+    """
+    if not is_local(path):
+        path.write_bytes(data)
+        return
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the data from other users, e.g. Ray workers.
@@ -112,7 +124,7 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.close(directory)
 
 
-def remove_stale_temp_files(out_dir: Path) -> None:
+def remove_stale_temp_files(out_dir: Path | RemotePath) -> None:
     """Delete temp files that an interrupted run of ours left behind (only our own naming)."""
     for path in out_dir.glob(".*.tmp"):
         stem = path.name[1:].rsplit(".", 2)[0]
@@ -127,11 +139,11 @@ def shard_state(path: Path | str, fingerprint: str, rows: int, *, spec_json: str
     another spec, or not by zsdist, raises DataError and is left alone; `spec_json` (this run's spec)
     only makes that message name the differing parameters.
     """
-    path = Path(path)
+    path = location(path)
     if not path.exists():
         return "missing"
     try:
-        metadata = pq.read_metadata(path)
+        metadata = pq.read_metadata(str(path))
     except (pa.ArrowException, OSError):
         return "partial"
     _check_same_spec(path, metadata.metadata or {}, fingerprint, spec_json)
@@ -141,7 +153,7 @@ def shard_state(path: Path | str, fingerprint: str, rows: int, *, spec_json: str
     return "complete" if shard == expected and metadata.num_rows == rows else "partial"
 
 
-def _check_same_spec(path: Path, metadata: dict, fingerprint: str, spec_json: str | None) -> None:
+def _check_same_spec(path: Path | RemotePath, metadata: dict, fingerprint: str, spec_json: str | None) -> None:
     stored = metadata.get(b"zsdist.fingerprint")
     if stored is None:
         raise DataError(
@@ -169,7 +181,7 @@ def _spec_differences(metadata: dict, spec_json: str | None) -> str:
     return "; ".join(differing) or f"generator {generator}, this run {GENERATOR_VERSION}"
 
 
-def check_foreign_files(out_dir: Path, expected_names: list[str], fingerprint: str, spec_json: str) -> None:
+def check_foreign_files(out_dir: Path | RemotePath, expected_names: list[str], fingerprint: str, spec_json: str) -> None:
     """Raise DataError on any Parquet file a reader of out_dir would see that is not a planned shard.
 
     Nothing is deleted: a file that is not ours, or ours for another spec, is the user's to move.
@@ -179,7 +191,7 @@ def check_foreign_files(out_dir: Path, expected_names: list[str], fingerprint: s
         if path.parent == out_dir and path.name in expected:
             continue
         try:
-            metadata = pq.read_metadata(path).metadata or {}
+            metadata = pq.read_metadata(str(path)).metadata or {}
         except (pa.ArrowException, OSError):
             metadata = {}
         if b"zsdist.fingerprint" in metadata:
@@ -190,7 +202,7 @@ def check_foreign_files(out_dir: Path, expected_names: list[str], fingerprint: s
         )
 
 
-def visible_parquet_files(out_dir: Path) -> list[Path]:
+def visible_parquet_files(out_dir: Path | RemotePath) -> list[Path | RemotePath]:
     """Every *.parquet under out_dir that Parquet readers see (none of its path parts start with . or _)."""
     return sorted(
         path
@@ -199,15 +211,15 @@ def visible_parquet_files(out_dir: Path) -> list[Path]:
     )
 
 
-def shard_info(path: Path) -> ShardInfo:
+def shard_info(path: Path | RemotePath) -> ShardInfo:
     """What the manifest records of an existing shard (hashes the file)."""
     data = path.read_bytes()
-    rows = pq.read_metadata(path).num_rows
+    rows = pq.read_metadata(pa.BufferReader(data)).num_rows
     return ShardInfo(name=path.name, rows=rows, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
 
 
 def write_manifest(
-    out_dir: Path, *, dataset: str, spec_json: str, fingerprint: str, shards: list[ShardInfo]
+    out_dir: Path | RemotePath, *, dataset: str, spec_json: str, fingerprint: str, shards: list[ShardInfo]
 ) -> None:
     """Write _manifest.json atomically; it marks the dataset as complete."""
     manifest = {
@@ -221,12 +233,12 @@ def write_manifest(
     atomic_write(out_dir / MANIFEST_NAME, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
 
 
-def read_manifest(out_dir: Path | str, *, dataset: str | None = None) -> dict:
+def read_manifest(out_dir: Path | RemotePath | str, *, dataset: str | None = None) -> dict:
     """The parsed manifest, or a DataError that tells how to (finish) generating the dataset.
 
     `dataset` (e.g. "polar") names the generator command in that message.
     """
-    out_dir = Path(out_dir)
+    out_dir = location(out_dir)
     try:
         return json.loads((out_dir / MANIFEST_NAME).read_text())
     except FileNotFoundError:
@@ -242,16 +254,16 @@ def read_manifest(out_dir: Path | str, *, dataset: str | None = None) -> dict:
         raise DataError(f"{out_dir / MANIFEST_NAME} is unreadable ({error}): {_rerun_hint(out_dir, dataset)}") from None
 
 
-def _rerun_hint(out_dir: Path | str, dataset: str | None) -> str:
+def _rerun_hint(out_dir: Path | RemotePath | str, dataset: str | None) -> str:
     return f"rerun `zsdist datagen {dataset or '<dataset>'} --out {out_dir}` (it resumes)"
 
 
-def read_spec(out_dir: Path | str, *, dataset: str | None = None) -> dict:
+def read_spec(out_dir: Path | RemotePath | str, *, dataset: str | None = None) -> dict:
     """The spec (as a dict) the dataset in out_dir was generated from."""
     return read_manifest(out_dir, dataset=dataset)["spec"]
 
 
-def dataset_files(out_dir: Path | str, *, dataset: str | None = None) -> list[Path]:
+def dataset_files(out_dir: Path | RemotePath | str, *, dataset: str | None = None) -> list[Path | RemotePath]:
     """The shard paths of a finished dataset, after a quick check (sizes and footers, no hashing).
 
     `dataset` (e.g. "polar") names the generator command in the error message if the manifest is missing.
@@ -260,13 +272,15 @@ def dataset_files(out_dir: Path | str, *, dataset: str | None = None) -> list[Pa
     hint = _rerun_hint(out_dir, manifest.get("dataset", dataset))
     paths = []
     for shard in manifest["shards"]:
-        path = Path(out_dir) / shard["name"]
-        if not path.is_file():
-            raise DataError(f"{path} is missing: {hint}")
-        if path.stat().st_size != shard["bytes"]:
-            raise DataError(f"{path} has {path.stat().st_size} bytes, the manifest says {shard['bytes']}: {hint}")
+        path = location(out_dir) / shard["name"]
         try:
-            pq.read_metadata(path)
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise DataError(f"{path} is missing: {hint}") from None
+        if size != shard["bytes"]:
+            raise DataError(f"{path} has {size} bytes, the manifest says {shard['bytes']}: {hint}")
+        try:
+            pq.read_metadata(str(path))
         except (pa.ArrowException, OSError):
             raise DataError(f"{path} is not readable Parquet: {hint}") from None
         paths.append(path)

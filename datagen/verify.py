@@ -18,13 +18,14 @@ import pyarrow.parquet as pq
 from datagen.errors import DataError
 from datagen.png import decode_png
 from datagen.shards import read_manifest, visible_parquet_files
+from datagen.storage import RemotePath, location
 
 
 @dataclass
 class VerifyReport:
     """The outcome of verify_dataset: one precise line per problem, each naming its file."""
 
-    out_dir: Path
+    out_dir: Path | RemotePath
     shards_checked: int = 0
     rows_checked: int = 0
     problems: list[str] = field(default_factory=list)
@@ -39,10 +40,10 @@ class VerifyReport:
         return "\n".join([f"{self.out_dir}: {len(self.problems)} problem(s)", *("  " + p for p in self.problems)])
 
 
-def verify_dataset(out_dir: Path | str) -> VerifyReport:
+def verify_dataset(out_dir: Path | RemotePath | str) -> VerifyReport:
     """Check everything the manifest promises: each shard's presence, sha256, rows, fingerprint and
     first image of every Image column; and that readers would see no unlisted Parquet files."""
-    out_dir = Path(out_dir)
+    out_dir = location(out_dir)
     report = VerifyReport(out_dir)
     try:
         manifest = read_manifest(out_dir)
@@ -63,13 +64,13 @@ def verify_dataset(out_dir: Path | str) -> VerifyReport:
     return report
 
 
-def _index_problems(out_dir: Path, manifest: dict) -> list[str]:
+def _index_problems(out_dir: Path | RemotePath, manifest: dict) -> list[str]:
     """Every row index 0..rows-1 exactly once across the shards: every combination, none twice."""
     total = manifest["rows"]
     counts = np.zeros(total, dtype=np.int64)
     problems = []
     for entry in manifest["shards"]:
-        index = pq.read_table(out_dir / entry["name"], columns=["index"]).column("index").to_numpy()
+        index = pq.read_table(str(out_dir / entry["name"]), columns=["index"]).column("index").to_numpy()
         outside = index[(index < 0) | (index >= total)]
         if len(outside):
             problems.append(f"{entry['name']}: {len(outside)} row indices outside 0..{total - 1}, e.g. {outside[0]}")
@@ -80,15 +81,16 @@ def _index_problems(out_dir: Path, manifest: dict) -> list[str]:
     return problems
 
 
-def _shard_problems(path: Path, entry: dict, fingerprint: str) -> list[str]:
+def _shard_problems(path: Path | RemotePath, entry: dict, fingerprint: str) -> list[str]:
     if not path.is_file():
         return ["missing"]
     problems = []
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
     if digest != entry["sha256"]:
         problems.append(f"sha256 is {digest}, the manifest says {entry['sha256']} (the file changed)")
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(pa.BufferReader(data))
     except (pa.ArrowException, OSError) as error:
         return [*problems, f"not readable as Parquet ({error})"]
     metadata = parquet.metadata.metadata or {}

@@ -22,7 +22,21 @@ def _apply_offline_env() -> None:
             os.environ.pop(m[1], None)
 
 
+def _object_store_env() -> None:
+    # The storage tests' S3-compatible server (tests/s3_server.py) listens on loopback. Every Ray
+    # process must know its endpoint, so it is set here, before any Ray cluster starts; the keys are
+    # placeholders the server accepts (and any real AWS settings must not leak into the tests).
+    from s3_server import free_loopback_port
+
+    os.environ.update({"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_loopback_port()}",
+                       "AWS_ACCESS_KEY_ID": "zsdist-test", "AWS_SECRET_ACCESS_KEY": "zsdist-test",
+                       "AWS_DEFAULT_REGION": "us-east-1"})
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
+        os.environ.pop(name, None)
+
+
 _apply_offline_env()
+_object_store_env()
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 

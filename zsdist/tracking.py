@@ -1,8 +1,10 @@
 """MLflow: where runs go and what every run logs.
 
 The default store is a SQLite file in the workspace (no server needed); MLFLOW_TRACKING_URI points
-elsewhere (a server on a cluster). A run is found again by its zsdist run name, so rerunning the same
-run name continues the same MLflow run, as Ray Train continues the same checkpoints.
+elsewhere (a server on a cluster), and ZSDIST_ARTIFACT_ROOT puts new experiments' artifacts on
+shared or object storage (s3:// needs boto3: `pip install zsdist[s3]`). A run is found again by its
+zsdist run name, so rerunning the same run name continues the same MLflow run, as Ray Train
+continues the same checkpoints.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
+from datagen.storage import location
 from zsdist.workspace import workspace_dir
 
 RUN_NAME_TAG = "zsdist.run_name"
@@ -35,11 +38,17 @@ def _experiment_id(client: MlflowClient, name: str) -> str:
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
-    artifacts = None
+    return client.create_experiment(name, artifact_location=artifact_root())
+
+
+def artifact_root() -> str | None:
+    """Where new experiments keep their artifacts: ZSDIST_ARTIFACT_ROOT (a path or an s3://, gs://
+    URI), else beside a SQLite store (it has no artifact server), else the tracking server's choice."""
+    if root := os.environ.get("ZSDIST_ARTIFACT_ROOT"):
+        return location(root).as_uri()
     if tracking_uri().startswith("sqlite:"):
-        # A SQLite store has no artifact server: keep artifacts beside the database.
-        artifacts = (Path(tracking_uri().removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
-    return client.create_experiment(name, artifact_location=artifacts)
+        return (Path(tracking_uri().removeprefix("sqlite:///")).parent / "mlartifacts").as_uri()
+    return None
 
 
 def start_or_resume_run(experiment: str, run_name: str, config: dict[str, Any], params: dict[str, Any],

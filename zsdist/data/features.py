@@ -32,6 +32,7 @@ from datagen.shards import (
     visible_parquet_files,
     write_shard,
 )
+from datagen.storage import RemotePath, location
 
 FORMAT = "zsdist.features/1"
 SPLITS = ("trainval", "test_seen", "test_unseen")
@@ -58,7 +59,7 @@ class FeatureDataset:
 
 
 def write_feature_dataset(
-    out_dir: Path | str,
+    out_dir: Path | RemotePath | str,
     *,
     name: str,
     features: np.ndarray,
@@ -69,7 +70,7 @@ def write_feature_dataset(
     source: str,
     scaling: dict,
     rows_per_shard: int = 50_000,
-) -> Path:
+) -> Path | RemotePath:
     """Write the dataset atomically file by file; a complete dataset with the same description is kept as is.
 
     `scaling` (JSON-able) and `source` (where the data came from) go into the manifest as given.
@@ -133,9 +134,9 @@ def write_feature_dataset(
     return out_dir
 
 
-def read_feature_dataset(data_dir: Path | str) -> FeatureDataset:
+def read_feature_dataset(data_dir: Path | RemotePath | str) -> FeatureDataset:
     """Read and validate a whole feature dataset with pyarrow (no Ray)."""
-    data_dir = Path(data_dir)
+    data_dir = location(data_dir)
     manifest = _read_manifest(data_dir)
     hint = f"regenerate it with `{REGENERATE} ... --out {data_dir}` (source: {manifest.get('source')})"
     classes_count = manifest["classes"]
@@ -172,15 +173,16 @@ def read_feature_dataset(data_dir: Path | str) -> FeatureDataset:
     )
 
 
-def ray_feature_dataset(data_dir: Path | str, split: str):
+def ray_feature_dataset(data_dir: Path | RemotePath | str, split: str):
     """The rows of one split as a Ray Dataset (columns feature, label, split), read from the manifest's shards."""
     import ray.data
     from ray.data.expressions import col, lit
 
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)}")
-    manifest = _read_manifest(Path(data_dir))
-    paths = [str(Path(data_dir) / shard["name"]) for shard in manifest["shards"]]
+    data_dir = location(data_dir)
+    manifest = _read_manifest(data_dir)
+    paths = [str(data_dir / shard["name"]) for shard in manifest["shards"]]
     return ray.data.read_parquet(paths).filter(expr=col("split") == lit(split))
 
 
@@ -200,7 +202,7 @@ def _check_rows(features, labels, splits, class_names, attributes) -> np.ndarray
     return _seen_mask(labels, splits, len(class_names))
 
 
-def _is_complete(out_dir: Path, description: dict) -> bool:
+def _is_complete(out_dir: Path | RemotePath, description: dict) -> bool:
     try:
         manifest = json.loads((out_dir / MANIFEST_NAME).read_text())
         files = [*manifest["shards"], manifest["classes_file"]]
@@ -210,14 +212,14 @@ def _is_complete(out_dir: Path, description: dict) -> bool:
     return sizes_match and {key: manifest.get(key) for key in description} == description
 
 
-def _own_old_shards(out_dir: Path) -> set[str]:
+def _own_old_shards(out_dir: Path | RemotePath) -> set[str]:
     """Names of shards an earlier feature-dataset write left; DataError on any other visible Parquet file."""
     own = set()
     for path in visible_parquet_files(out_dir):
         if path == out_dir / CLASSES_NAME:
             continue
         try:
-            spec = json.loads((pq.read_metadata(path).metadata or {}).get(b"zsdist.spec", b"{}"))
+            spec = json.loads((pq.read_metadata(str(path)).metadata or {}).get(b"zsdist.spec", b"{}"))
         except (pa.ArrowException, OSError, ValueError):
             spec = {}  # shards appear only when complete, so an unreadable one is not ours
         if path.parent != out_dir or not SHARD_NAME.fullmatch(path.name) or spec.get("format") != FORMAT:
@@ -226,7 +228,7 @@ def _own_old_shards(out_dir: Path) -> set[str]:
     return own
 
 
-def _read_manifest(data_dir: Path) -> dict:
+def _read_manifest(data_dir: Path | RemotePath) -> dict:
     fix = f"make it with `{REGENERATE} ... --out {data_dir}`"
     try:
         manifest = json.loads((data_dir / MANIFEST_NAME).read_text())
@@ -239,14 +241,16 @@ def _read_manifest(data_dir: Path) -> dict:
     return manifest
 
 
-def _read_table(path: Path, file: dict, columns: dict[str, int | None], hint: str) -> pa.Table:
+def _read_table(path: Path | RemotePath, file: dict, columns: dict[str, int | None], hint: str) -> pa.Table:
     """Read one Parquet file the manifest lists; `columns` maps each required column to its float-list length."""
-    if not path.is_file():
-        raise DataError(f"{path} is missing: {hint}")
-    if path.stat().st_size != file["bytes"]:
-        raise DataError(f"{path} has {path.stat().st_size} bytes, the manifest says {file['bytes']}: {hint}")
     try:
-        table = pq.read_table(path)
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path} is missing: {hint}") from None
+    if len(data) != file["bytes"]:
+        raise DataError(f"{path} has {len(data)} bytes, the manifest says {file['bytes']}: {hint}")
+    try:
+        table = pq.read_table(pa.BufferReader(data))
     except (pa.ArrowException, OSError):
         raise DataError(f"{path} is not readable Parquet: {hint}") from None
     if table.num_rows != file["rows"]:

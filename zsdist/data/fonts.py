@@ -19,6 +19,7 @@ from datagen.errors import ConfigError
 from datagen.png import decode_image_column
 from datagen.shards import dataset_files, read_spec
 from datagen.spec.fonts import ATTRIBUTES, FontsSpec, shard_blocks
+from datagen.storage import parquet_dataset
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,7 +86,7 @@ def read_fonts_table(data_dir: str | Path, selection: FontsSelection = FontsSele
     files, expression = selected_files(data_dir, selection)
     if not files:
         return pa.table({})
-    return pds.dataset([str(f) for f in files], format="parquet").to_table(columns=columns, filter=expression)
+    return parquet_dataset(files).to_table(columns=columns, filter=expression)
 
 
 def decode_rgb(table: pa.Table) -> np.ndarray:

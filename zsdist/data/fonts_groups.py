@@ -163,5 +163,5 @@ def group_dataset(data_dir: str | Path, *, selection: FontsSelection = _EVERYTHI
 
 def _groups_of_shards(paths: pa.Table, **kwargs) -> Iterator[dict[str, np.ndarray]]:
     for path in paths.column("path").to_pylist():
-        yield from groups_from_block(pq.read_table(path, columns=_COLUMNS), **kwargs)
+        yield from groups_from_block(pq.read_table(str(path), columns=_COLUMNS), **kwargs)
 

@@ -57,7 +57,7 @@ def training_dataset(data_dir: str | Path, train_on: Literal["punctured", "full"
 
 def read_all_rows(data_dir: str | Path) -> dict[str, np.ndarray]:
     """Every row with decoded images, for evaluation (5k small images: pyarrow beats Ray Data here)."""
-    table = pa.concat_tables(pq.read_table(p) for p in dataset_files(data_dir, dataset="polar"))
+    table = pa.concat_tables(pq.read_table(str(p)) for p in dataset_files(data_dir, dataset="polar"))
     rows = {name: table.column(name).to_numpy(zero_copy_only=False)
             for name in ("index", "a", "b", "hole_distance", "in_hole", "split")}
     rows["image"] = decode_images(table)
@@ -66,6 +66,6 @@ def read_all_rows(data_dir: str | Path) -> dict[str, np.ndarray]:
 
 def read_split_images(data_dir: str | Path, split: str) -> np.ndarray:
     """The decoded images (N, R, R) of one split's rows, in index order; no other row's PNG is decoded."""
-    table = pa.concat_tables(pq.read_table(p, columns=["index", "image"], filters=[("split", "==", split)])
+    table = pa.concat_tables(pq.read_table(str(p), columns=["index", "image"], filters=[("split", "==", split)])
                              for p in dataset_files(data_dir, dataset="polar"))
     return decode_images(table.sort_by("index"))

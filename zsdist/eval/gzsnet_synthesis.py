@@ -16,6 +16,7 @@ import torch
 
 from datagen.errors import DataError
 from datagen.spec.fonts import ATTRIBUTES
+from datagen.storage import parquet_dataset
 from zsdist.data.fonts import FontsSelection, box_downscale, decode_rgb, read_fonts_table, selected_files
 from zsdist.data.heldout import HeldOutConfig, held_out_pairs, is_held_out
 from zsdist.models.gzsnet import GZSNet
@@ -36,7 +37,7 @@ def selected_rows(data_dir: Path | str, selection: FontsSelection, held_out: Hel
 def read_images(data_dir: Path | str, selection: FontsSelection, wanted: np.ndarray, factor: int) -> torch.Tensor:
     """float32 (N, 3, H, W) in [-1, 1] of the rows with these (sorted) global indices, in that order."""
     files, _ = selected_files(data_dir, selection)
-    table = pds.dataset([str(f) for f in files], format="parquet").to_table(
+    table = parquet_dataset(files).to_table(
         columns=["index", "image"], filter=pds.field("index").isin(wanted))
     table = table.sort_by("index")
     if not np.array_equal(table.column("index").to_numpy(), wanted):

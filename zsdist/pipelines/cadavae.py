@@ -24,6 +24,7 @@ from ray.data.extensions import ArrowTensorArray
 
 from datagen.errors import ConfigError
 from datagen.ray_setup import init_ray
+from datagen.storage import location
 from zsdist import tracking
 from zsdist.config import flatten, from_dict, to_dict
 from zsdist.data.features import FeatureDataset, read_feature_dataset
@@ -33,7 +34,7 @@ from zsdist.eval.eszsl import ESZSLConfig, choose_regularisers, eszsl_scores
 from zsdist.eval.latent_classifier import ClassifierConfig
 from zsdist.models.cadavae import CADAVAE
 from zsdist.train.cadavae import CADAVAETrainConfig, loop_config_for, train_loop_per_worker
-from zsdist.train.checkpoint import load_state, run_checkpoint, storage_root
+from zsdist.train.checkpoint import load_state, result_checkpoint, run_checkpoint, storage_root
 from zsdist.train.driver import Scaling, fit
 
 BLOCK_ROWS = 2048  # rows per Ray Data block of the training rows
@@ -73,7 +74,7 @@ def train(cfg: CADAVAETrainConfig, *, parent_run_id: str | None = None,
     """
     if not cfg.data:
         raise ConfigError("no dataset given: pass --data DIR (made by `zsdist datagen xlsa17 --out DIR`)")
-    data_dir = Path(cfg.data).expanduser().resolve()
+    data_dir = location(cfg.data)
     data = read_feature_dataset(data_dir)
     dims = {"feature_dim": data.features.shape[1], "attribute_dim": data.attributes.shape[1]}
     cfg = replace(cfg, data=str(data_dir), storage_path=str(storage_root(cfg.storage_path)),
@@ -93,7 +94,7 @@ def train(cfg: CADAVAETrainConfig, *, parent_run_id: str | None = None,
             train_loop_per_worker,
             loop_config_for(cfg, attributes=data.attributes.tolist(), mlflow_run_id=run_id),
             run_name=cfg.run_name,
-            storage_path=Path(cfg.storage_path),
+            storage_path=storage_root(cfg.storage_path),
             scaling=Scaling(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu, cpus_per_worker=cfg.cpus_per_worker),
             datasets={"train": training_rows(data, split.train_rows, cfg.seed)},
             max_failures=cfg.max_failures,
@@ -103,7 +104,7 @@ def train(cfg: CADAVAETrainConfig, *, parent_run_id: str | None = None,
         tracking.finish_run(run_id, status="FAILED")
         raise
     tracking.finish_run(run_id)
-    return run_id, Path(result.checkpoint.path), dict(result.metrics)
+    return run_id, result_checkpoint(result.checkpoint, cfg.storage_path), dict(result.metrics)
 
 
 def evaluate(cfg: CADAVAEEvalConfig) -> dict[str, float]:
@@ -120,7 +121,7 @@ def evaluate(cfg: CADAVAEEvalConfig) -> dict[str, float]:
     if cfg.split == "validation" and trained.validation != "pseudo_unseen":
         raise ConfigError(f"run '{cfg.run_name}' was trained with validation={trained.validation}: "
                           "train with --validation pseudo_unseen to evaluate --split validation")
-    data = read_feature_dataset(Path(cfg.data or trained.data).expanduser().resolve())
+    data = read_feature_dataset(location(cfg.data or trained.data))
     model = CADAVAE(trained.model)
     model.load_state_dict(state["model"])
     model.eval()

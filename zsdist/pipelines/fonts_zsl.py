@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pyarrow.dataset as pds
 import ray.data
 import torch
 from torch.nn import functional as F
@@ -37,6 +36,7 @@ from datagen.fonts_manifest import DEFAULT_MANIFEST, file_sha256, load_manifest
 from datagen.png import decode_image_column
 from datagen.ray_setup import init_ray
 from datagen.shards import MANIFEST_NAME, read_manifest
+from datagen.storage import RemotePath, location, parquet_dataset
 from zsdist.config import to_dict
 from zsdist.data.features import FORMAT, write_feature_dataset
 from zsdist.data.font_attributes import font_attributes
@@ -88,7 +88,7 @@ class FontsZSLConfig:
 
 @dataclass(frozen=True)
 class FontsZSLReport:
-    out: Path
+    out: Path | RemotePath
     reused: bool  # a finished dataset with the same request was already there
     counts: dict  # rows per split
     test_seen_accuracy: float  # the backbone's, over seen fonts
@@ -100,7 +100,7 @@ def build_fonts_zsl(cfg: FontsZSLConfig) -> FontsZSLReport:
     start = time.perf_counter()
     if not cfg.data:
         raise ConfigError("data is empty: pass --data FONTS_DIR, a dataset made by `zsdist datagen fonts`")
-    out = Path(cfg.out).expanduser().resolve() if cfg.out else default_dataset_dir("fonts-zsl")
+    out = location(cfg.out) if cfg.out else default_dataset_dir("fonts-zsl")
     fonts_manifest = read_manifest(cfg.data, dataset="fonts")
     request = _request(cfg, fonts_manifest)
     if (finished := _finished(out, request)) is not None:
@@ -157,7 +157,7 @@ def build_fonts_zsl(cfg: FontsZSLConfig) -> FontsZSLReport:
         out, name=cfg.name, features=apply_min_max(features, lo, hi), labels=labels, splits=splits,
         class_names=[families[font_id] for font_id in class_ids.tolist()],
         attributes=attributes.rows(class_ids.tolist()),
-        source=f"Fonts dataset {Path(cfg.data).resolve()} (fingerprint {request['data_fingerprint']}), "
+        source=f"Fonts dataset {location(cfg.data)} (fingerprint {request['data_fingerprint']}), "
                f"{cfg.backbone.feature_dim}-d FontBackbone features, font-file attributes",
         scaling=scaling,
     )
@@ -174,7 +174,7 @@ def _request(cfg: FontsZSLConfig, fonts_manifest: dict) -> dict:
             "font_manifest_sha256": file_sha256(font_manifest) if font_manifest.is_file() else ""}
 
 
-def _finished(out: Path, request: dict) -> dict | None:
+def _finished(out: Path | RemotePath, request: dict) -> dict | None:
     """The manifest of a complete feature dataset in `out` made for `request`, else None."""
     try:
         manifest = json.loads((out / MANIFEST_NAME).read_text())
@@ -262,7 +262,7 @@ class _Extractor:
         self.downscale, self.batch_size, self.row_filter = downscale, batch_size, row_filter
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        table = pds.dataset(list(batch["path"]), format="parquet").to_table(columns=["index", "image"],
+        table = parquet_dataset(list(batch["path"])).to_table(columns=["index", "image"],
                                                                            filter=self.row_filter)
         features, predictions = [], []
         with torch.inference_mode():

@@ -12,13 +12,14 @@ from datagen.errors import ConfigError, DataError
 from datagen.ray_setup import init_ray
 from datagen.shards import dataset_files, read_spec
 from datagen.spec.fonts import ATTRIBUTES, FontsSpec
+from datagen.storage import location
 from zsdist import tracking
 from zsdist.config import flatten, to_dict
 from zsdist.data.fonts import downscale_factor
 from zsdist.data.heldout import held_out_pairs
 from zsdist.eval.gzsnet_eval import HEADLINE, SynthesisEvalConfig, evaluate_checkpoint
 from zsdist.models.gzsnet import GZSNet, with_attributes
-from zsdist.train.checkpoint import load_state, run_checkpoint, storage_root
+from zsdist.train.checkpoint import load_state, result_checkpoint, run_checkpoint, storage_root
 from zsdist.train.driver import Scaling, fit
 from zsdist.train.gzsnet import GZSNetTrainConfig, loop_config_for, train_loop_per_worker
 from zsdist.workspace import default_eval_dir
@@ -54,7 +55,7 @@ def train(cfg: GZSNetTrainConfig, *, parent_run_id: str | None = None,
     """
     if not cfg.data:
         raise ConfigError("no dataset given: pass --data DIR (made by `zsdist datagen fonts --out DIR`)")
-    data_dir = Path(cfg.data).expanduser().resolve()
+    data_dir = location(cfg.data)
     dataset_files(data_dir, dataset="fonts")  # every shard is there and whole
     description = read_spec(data_dir, dataset="fonts")
     if set(description.get("attributes", ())) != set(ATTRIBUTES):
@@ -79,7 +80,7 @@ def train(cfg: GZSNetTrainConfig, *, parent_run_id: str | None = None,
             train_loop_per_worker,
             loop_config_for(cfg, num_values=spec.shape, mlflow_run_id=run_id),
             run_name=cfg.run_name,
-            storage_path=Path(cfg.storage_path),
+            storage_path=storage_root(cfg.storage_path),
             scaling=Scaling(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu, cpus_per_worker=cfg.cpus_per_worker),
             datasets={},  # each worker reads its own shards (see train/gzsnet.py)
             max_failures=cfg.max_failures,
@@ -89,14 +90,14 @@ def train(cfg: GZSNetTrainConfig, *, parent_run_id: str | None = None,
         tracking.finish_run(run_id, status="FAILED")
         raise
     tracking.finish_run(run_id)
-    return run_id, Path(result.checkpoint.path), dict(result.metrics)
+    return run_id, result_checkpoint(result.checkpoint, cfg.storage_path), dict(result.metrics)
 
 
 def evaluate(cfg: GZSNetEvalConfig) -> tuple[str, dict[str, float], Path]:
     """Evaluate the run's latest checkpoint; metrics and artifacts go to its MLflow run."""
     checkpoint = run_checkpoint(cfg.storage_path, cfg.run_name, train_command="zsdist train gzsnet")
     trained_on = load_state(checkpoint)["config"]
-    data_dir = Path(cfg.data or trained_on["data"]).expanduser().resolve()
+    data_dir = location(cfg.data or trained_on["data"])
     out_dir = Path(cfg.out).expanduser().resolve() if cfg.out else default_eval_dir(cfg.run_name)
     metrics, artifacts = evaluate_checkpoint(checkpoint, data_dir, out_dir, cfg.synthesis)
     run_id = tracking.start_or_resume_run(cfg.experiment, cfg.run_name, trained_on, flatten(trained_on))

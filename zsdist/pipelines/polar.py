@@ -13,11 +13,12 @@ from datagen.errors import ConfigError
 from datagen.ray_setup import init_ray
 from datagen.run import GenerationReport, generate_polar
 from datagen.spec.polar import PolarSpec
+from datagen.storage import location
 from zsdist import tracking
 from zsdist.config import flatten, to_dict
 from zsdist.data.polar import dataset_resolution, training_dataset
 from zsdist.eval.polar_vae_eval import HEADLINE, evaluate_checkpoint
-from zsdist.train.checkpoint import load_state, run_checkpoint, storage_root
+from zsdist.train.checkpoint import load_state, result_checkpoint, run_checkpoint, storage_root
 from zsdist.train.driver import Scaling, fit
 from zsdist.train.polar_vae import (
     PolarTrainConfig,
@@ -51,7 +52,7 @@ def generate(spec: PolarSpec, out: str = "", *, num_workers: int = 2) -> tuple[P
     """Render the dataset into `out` (default: in the workspace); reruns resume."""
     if num_workers < 1:
         raise ConfigError(f"num_workers must be >= 1 (got {num_workers})")
-    out_dir = Path(out).expanduser().resolve() if out else default_polar_dir(spec)
+    out_dir = location(out) if out else default_polar_dir(spec)
     init_ray()
     return out_dir, generate_polar(spec, out_dir, num_workers=num_workers)
 
@@ -64,7 +65,7 @@ def train(cfg: PolarTrainConfig, *, parent_run_id: str | None = None,
     """
     if not cfg.data:
         raise ConfigError("no dataset given: pass --data DIR (made by `zsdist datagen polar --out DIR`)")
-    data_dir = Path(cfg.data).expanduser().resolve()
+    data_dir = location(cfg.data)
     cfg = replace(cfg, data=str(data_dir), storage_path=str(storage_root(cfg.storage_path)))
     resolution = dataset_resolution(data_dir)  # also checks that the shards are all there
     cfg.model.check_resolution(resolution)
@@ -76,7 +77,7 @@ def train(cfg: PolarTrainConfig, *, parent_run_id: str | None = None,
             train_loop_per_worker,
             loop_config_for(cfg, resolution=resolution, mlflow_run_id=run_id),
             run_name=cfg.run_name,
-            storage_path=Path(cfg.storage_path),
+            storage_path=storage_root(cfg.storage_path),
             scaling=Scaling(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu, cpus_per_worker=cfg.cpus_per_worker),
             datasets={"train": training_dataset(data_dir, cfg.train_on)},
             max_failures=cfg.max_failures,
@@ -86,14 +87,14 @@ def train(cfg: PolarTrainConfig, *, parent_run_id: str | None = None,
         tracking.finish_run(run_id, status="FAILED")
         raise
     tracking.finish_run(run_id)
-    return run_id, Path(result.checkpoint.path), dict(result.metrics)
+    return run_id, result_checkpoint(result.checkpoint, cfg.storage_path), dict(result.metrics)
 
 
 def evaluate(cfg: PolarEvalConfig) -> tuple[str, dict[str, float], Path]:
     """Evaluate the run's latest checkpoint and log metrics + artifacts to its MLflow run."""
     checkpoint = run_checkpoint(cfg.storage_path, cfg.run_name, train_command="zsdist train polar-vae")
     trained_on = load_state(checkpoint)["config"]
-    data_dir = Path(cfg.data or trained_on["data"]).expanduser().resolve()
+    data_dir = location(cfg.data or trained_on["data"])
     out_dir = Path(cfg.out).expanduser().resolve() if cfg.out else default_eval_dir(cfg.run_name)
     metrics, artifacts = evaluate_checkpoint(checkpoint, data_dir, out_dir)
     run_id = tracking.start_or_resume_run(cfg.experiment, cfg.run_name, trained_on, flatten(trained_on))

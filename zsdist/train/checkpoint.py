@@ -1,11 +1,14 @@
 """Checkpoints that hold everything needed to resume: model, optimiser, epoch, history, config.
 
 Written as one `checkpoint.pt` of tensors and plain data, so loading uses `weights_only=True` and
-never unpickles arbitrary objects.
+never unpickles arbitrary objects. Runs live under a storage root that is a local or shared path or a
+URI (s3://, gs://; see datagen.storage): Ray Train writes there through pyarrow, and the readers
+below read through the same filesystem.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import tempfile
 from pathlib import Path
@@ -15,6 +18,7 @@ import ray.train
 import torch
 
 from datagen.errors import DataError
+from datagen.storage import RemotePath, is_local, location
 from zsdist.workspace import default_checkpoint_root
 
 FILE_NAME = "checkpoint.pt"
@@ -42,8 +46,9 @@ def to_ray_checkpoint(
     return ray.train.Checkpoint.from_directory(str(directory))
 
 
-def load_state(checkpoint_dir: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    state = torch.load(Path(checkpoint_dir) / FILE_NAME, map_location=map_location, weights_only=True)
+def load_state(checkpoint_dir: str | Path | RemotePath, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    data = (location(checkpoint_dir) / FILE_NAME).read_bytes()
+    state = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     state["history"] = json.loads(state["history"])
     state["config"] = json.loads(state["config"])
     return state
@@ -54,25 +59,32 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if hasattr(model, "module") else model
 
 
-def latest_checkpoint(run_dir: Path) -> Path | None:
+def latest_checkpoint(run_dir: Path | RemotePath) -> Path | RemotePath | None:
     """The run's latest committed checkpoint: the one Ray Train itself would resume from.
 
     A checkpoint directory can exist without being committed (the process died while reporting
     it), so the directory listing is not the record; Ray Train's checkpoint manager snapshot is.
     """
-    snapshot = Path(run_dir) / SNAPSHOT_NAME
-    if not snapshot.is_file():
+    try:
+        snapshot = (run_dir / SNAPSHOT_NAME).read_text()
+    except FileNotFoundError:
         return None
-    latest = json.loads(snapshot.read_text()).get("latest_checkpoint_result")
-    return Path(run_dir) / latest["checkpoint_dir_name"] if latest else None
+    latest = json.loads(snapshot).get("latest_checkpoint_result")
+    return run_dir / latest["checkpoint_dir_name"] if latest else None
 
 
-def storage_root(storage_path: str) -> Path:
-    """Where runs keep their checkpoints: the given path, or <workspace>/checkpoints."""
-    return Path(storage_path).expanduser().resolve() if storage_path else default_checkpoint_root()
+def storage_root(storage_path: str) -> Path | RemotePath:
+    """Where runs keep their checkpoints: the given path or URI, or <workspace>/checkpoints."""
+    return location(storage_path) if storage_path else default_checkpoint_root()
 
 
-def run_checkpoint(storage_path: str, run_name: str, *, train_command: str) -> Path:
+def result_checkpoint(checkpoint: ray.train.Checkpoint, storage_path: str) -> Path | RemotePath:
+    """Where a Ray Train result's checkpoint lives, in the terms of the run's storage root."""
+    root = storage_root(storage_path)
+    return Path(checkpoint.path) if is_local(root) else RemotePath(root.root, checkpoint.path)
+
+
+def run_checkpoint(storage_path: str, run_name: str, *, train_command: str) -> Path | RemotePath:
     """The latest committed checkpoint of a run, or a one-line DataError that says how to make one."""
     run_dir = storage_root(storage_path) / run_name
     checkpoint = latest_checkpoint(run_dir)

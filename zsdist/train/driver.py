@@ -18,6 +18,7 @@ from ray.data import ExecutionOptions
 from ray.train.torch import TorchConfig, TorchTrainer
 
 from datagen.shared_storage import require_shared_dir
+from datagen.storage import RemotePath, is_local
 from zsdist import tracking
 
 
@@ -33,7 +34,7 @@ def fit(
     loop_config: dict[str, Any],
     *,
     run_name: str,
-    storage_path: Path,
+    storage_path: Path | RemotePath,
     scaling: Scaling,
     datasets: dict[str, ray.data.Dataset] | None,
     max_failures: int,
@@ -42,7 +43,8 @@ def fit(
 ) -> ray.train.Result:
     """Build and fit the TorchTrainer. callbacks: Ray Train callbacks (a search passes Tune's reporter)."""
     storage_path.mkdir(parents=True, exist_ok=True)
-    require_shared_dir(storage_path, what="checkpoint storage")  # any worker writes, any node resumes
+    if is_local(storage_path):  # an object store (s3://, gs://) is shared by nature
+        require_shared_dir(storage_path, what="checkpoint storage")  # any worker writes, any node resumes
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config=loop_config,
