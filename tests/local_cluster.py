@@ -1,8 +1,10 @@
 """A Ray cluster of several nodes on this machine, started the way an operator starts one.
 
-Each node is its own `ray start --block` process group on a loopback address of its own (a head, then worker nodes that
-join it), so a test can kill one node exactly as a lost machine dies: its raylet, object store and
-workers go at once while the other nodes carry on. Token authentication is on: the nodes read the
+Each node is its own `ray start --block` process group (a head, then worker nodes that join it), so
+a test can kill one node exactly as a lost machine dies: its raylet, object store and workers go at
+once while the other nodes carry on. With `network=BridgeNetwork()` each worker node also has a
+network stack of its own (tests/network_namespaces.py) and the nodes talk over a bridge; without
+it, every node has a loopback address of its own. Token authentication is on: the nodes read the
 token from a file, as `ray get-auth-token --generate` leaves it, and job clients send it.
 
 Every node gets ports of its own (the suite's in-process cluster already holds Ray's defaults) and a
@@ -25,9 +27,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from network_namespaces import BridgeNetwork
 from ray.job_submission import JobStatus, JobSubmissionClient
 
-HEAD_IP = "127.0.0.2"  # loopback, but not 127.0.0.1 (see _start)
+HEAD_IP = "127.0.0.2"  # loopback, but not 127.0.0.1 (see add_worker)
 PORT_FLAGS = ("dashboard-agent-listen-port", "dashboard-agent-grpc-port", "runtime-env-agent-port",
               "metrics-export-port", "node-manager-port", "object-manager-port")
 
@@ -73,6 +76,7 @@ class LocalCluster:
     """A head plus worker nodes; `client()` submits jobs with the token, `client(token=None)` without."""
 
     root: Path
+    network: BridgeNetwork | None = None
     token: str = field(default_factory=lambda: secrets.token_hex(16))
     nodes: list[Node] = field(default_factory=list)
 
@@ -88,8 +92,12 @@ class LocalCluster:
         return f"http://127.0.0.1:{self.dashboard_port}"
 
     @property
+    def head_ip(self) -> str:
+        return self.network.head_address if self.network else HEAD_IP
+
+    @property
     def address(self) -> str:
-        return f"{HEAD_IP}:{self.gcs_port}"
+        return f"{self.head_ip}:{self.gcs_port}"
 
     def env(self) -> dict[str, str]:
         """The environment of every node and of every process that joins the cluster."""
@@ -98,27 +106,35 @@ class LocalCluster:
         # A killed node is declared dead after ~5 s instead of ~30 s, so its work is rescheduled soon.
         env.update(RAY_health_check_period_ms="1000", RAY_health_check_timeout_ms="2000",
                    RAY_health_check_failure_threshold="5")
+        if self.network:  # node addresses must bypass the offline environment's dead proxy
+            env["no_proxy"] = env["NO_PROXY"] = f"{env.get('no_proxy', '127.0.0.1,localhost')},{self.network.no_proxy()}"
         return env
 
     def start_head(self, *, cpus: int) -> Node:
+        # The head's gloo traffic leaves by the bridge (the interface of the node's address).
         return self._start("head", ["--head", f"--port={self.gcs_port}", "--include-dashboard=true",
                                     "--dashboard-host=127.0.0.1", f"--dashboard-port={self.dashboard_port}",
-                                    f"--ray-client-server-port={free_port()}"], cpus=cpus)
+                                    f"--ray-client-server-port={free_port()}"], cpus=cpus,
+                           node_ip=self.head_ip, gloo_interface=self.network.bridge if self.network else None)
 
     def add_worker(self, *, cpus: int, name: str = "worker", private_dir: Path | None = None) -> Node:
         """A worker node; with private_dir, one whose view of that directory is its own (an empty
         tmpfs in a mount namespace of its own), like a machine with a local disk at that path."""
+        # Without a network of its own, each node a loopback address of its own: `ray start` swaps
+        # 127.0.0.1 itself for the machine's network address (found by a routing probe towards
+        # 8.8.8.8) on a multi-node cluster.
+        own = self.network.add_worker() if self.network else None
         node = self._start(name, [f"--address={self.address}"], cpus=cpus, private_dir=private_dir,
-                           resources={name: 1})  # lets a test place work on this node
+                           resources={name: 1},  # lets a test place work on this node
+                           node_ip=own.address if own else f"127.0.0.{3 + len(self.nodes)}",
+                           namespace=own.namespace if own else None, gloo_interface=own.interface if own else None)
         self.wait_for_nodes(len([n for n in self.nodes if n.process.poll() is None]))
         return node
 
-    def _start(self, name: str, args: list[str], *, cpus: int, resources: dict | None = None,
-               private_dir: Path | None = None) -> Node:
+    def _start(self, name: str, args: list[str], *, cpus: int, node_ip: str, resources: dict | None = None,
+               private_dir: Path | None = None, namespace: str | None = None,
+               gloo_interface: str | None = None) -> Node:
         temp_dir = tempfile.mkdtemp(prefix=f"zs-{name}-", dir="/tmp")
-        # Each node its own loopback address: `ray start` swaps 127.0.0.1 itself for the machine's
-        # network address (found by a routing probe towards 8.8.8.8) on a multi-node cluster.
-        node_ip = HEAD_IP if not self.nodes else f"127.0.0.{3 + len(self.nodes)}"
         command = [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", f"--node-ip-address={node_ip}",
                    f"--num-cpus={cpus}", f"--temp-dir={temp_dir}", "--object-store-memory=200000000",
                    *[f"--{flag}={free_port()}" for flag in PORT_FLAGS], *args]
@@ -126,8 +142,11 @@ class LocalCluster:
             command.append(f"--resources={json.dumps(resources)}")
         if private_dir is not None:
             command = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-                       f'mount -t tmpfs zsdist-private "$0" && exec "$@"', str(private_dir), *command]
-        process = subprocess.Popen(command, env=self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       'mount -t tmpfs zsdist-private "$0" && exec "$@"', str(private_dir), *command]
+        if namespace is not None:
+            command = ["ip", "netns", "exec", namespace, *command]
+        env = {**self.env(), **({"GLOO_SOCKET_IFNAME": gloo_interface} if gloo_interface else {})}
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    start_new_session=True)
         node = Node(name, process, temp_dir)
         self.nodes.append(node)
@@ -186,6 +205,8 @@ class LocalCluster:
     def stop(self) -> None:
         for node in reversed(self.nodes):
             node.stop()
+        if self.network:
+            self.network.close()
 
 
 def can_make_private_mounts() -> bool:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Self
 from urllib.parse import urlparse
 
 
@@ -31,7 +32,7 @@ class S3Server:
         self.log = log_dir / "s3-server.log"
         self.process: subprocess.Popen | None = None
 
-    def __enter__(self) -> S3Server:
+    def __enter__(self) -> Self:
         port = urlparse(self.endpoint).port
         with self.log.open("w") as log:
             self.process = subprocess.Popen(

@@ -3,7 +3,9 @@
 The head has one CPU and the worker node three, so work spreads onto the worker node (a training
 worker of 0.6 CPU does not fit twice on the head; dataset writers take a whole CPU each) and losing
 that node loses part of every run. A replacement node then joins, as an autoscaler would start one.
-Each job runs `jobs/*.py` from the uploaded working directory, with the cluster's token.
+Each job runs `jobs/*.py` from the uploaded working directory, with the cluster's token. Where the
+machine allows it (root), the worker nodes run in network namespaces of their own, reaching the head
+over a bridge, so no traffic between nodes can go over a shared loopback.
 """
 
 import os
@@ -14,6 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import network_namespaces
 import pytest
 from local_cluster import LocalCluster, can_make_private_mounts, submit, wait_for
 from mlflow.tracking import MlflowClient
@@ -35,7 +38,8 @@ TRAIN = {"epochs": "5", "max_steps_per_epoch": "1", "batch_size": "16", "cpus_pe
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    cluster = LocalCluster(tmp_path_factory.mktemp("cluster"))
+    network = network_namespaces.BridgeNetwork() if network_namespaces.available() else None
+    cluster = LocalCluster(tmp_path_factory.mktemp("cluster"), network=network)
     cluster.start_head(cpus=1)
     cluster.client()
     cluster.add_worker(cpus=3)

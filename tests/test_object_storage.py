@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
+from s3_server import S3Server
 
 from datagen.errors import ConfigError, DataError
 from datagen.run import generate_polar
@@ -18,7 +19,6 @@ from datagen.shards import read_manifest
 from datagen.spec.polar import PolarSpec
 from datagen.storage import RemotePath, location
 from datagen.verify import verify_dataset
-from s3_server import S3Server
 from zsdist import tracking
 from zsdist.data.polar import read_all_rows
 from zsdist.models.polar_vae import PolarVAEConfig
