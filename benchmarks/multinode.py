@@ -11,6 +11,8 @@ its own report for the whole dataset (images / seconds, actor start and font loa
 epoch's images/s as the loop reports it (start-up and the first epoch excluded). Training workers take
 2 logical CPUs each, so on two 3-CPU nodes there is one per node (DDP's all-reduce crosses nodes) and
 every node keeps one CPU for Ray Data's tasks (a node with less than one free CPU starves them).
+Where root allows, the second node runs in a network namespace of its own and reaches the head over a
+bridge (tests/network_namespaces.py), so its traffic crosses a network link as between machines.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from local_cluster import LocalCluster, submit, wait_for  # noqa: E402  (the tests' multi-node cluster)
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' multi-node cluster
+import network_namespaces
+from local_cluster import LocalCluster, submit, wait_for
 
 LAYOUTS = {"1 node x 6 CPUs": [6], "2 nodes x 3 CPUs": [3, 3]}
 
@@ -47,7 +50,8 @@ def run_job(cluster: LocalCluster, command: str, home: Path) -> str:
 
 
 def one_round(layout: list[int], tmp: Path, args: argparse.Namespace) -> tuple[float, float]:
-    cluster = LocalCluster(tmp / "cluster")
+    network = network_namespaces.BridgeNetwork() if len(layout) > 1 and network_namespaces.available() else None
+    cluster = LocalCluster(tmp / "cluster", network=network)
     try:
         cluster.start_head(cpus=layout[0])
         cluster.client()
@@ -91,7 +95,8 @@ def main() -> None:
 
     best = {name: (max(g for g, _ in rows), max(t for _, t in rows)) for name, rows in figures.items()}
     base = best[next(iter(LAYOUTS))]
-    print(f"\n{time.strftime('%Y-%m-%d')} {platform.node()}, {os.cpu_count()} CPUs; best of {args.rounds} "
+    print(f"\n{time.strftime('%Y-%m-%d')} {platform.node()}, {os.cpu_count()} CPUs; network namespaces: "
+          f"{network_namespaces.available()}; best of {args.rounds} "
           f"interleaved rounds; generation: the whole Fonts dataset; training: data {args.fonts_config}, "
           f"model {args.config}")
     print("| layout | generation images/s | ratio | GZS-Net training images/s | ratio |\n| --- | --- | --- | --- | --- |")
