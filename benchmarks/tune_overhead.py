@@ -6,8 +6,10 @@
 
 Both sides train the same K configs (learning rates on a grid) on the same small synthetic feature
 dataset, one run at a time with one Ray Train worker each, so the difference is what the search adds:
-Tune's driver and trial actors, per-epoch reports to Tune and ASHA (here never stopping a trial:
-grace period = epochs), the MLflow parent run and the per-epoch validation score that searches need.
+Tune's driver and its trial actor (reused from trial to trial), per-epoch reports to Tune and ASHA
+(grace period = epochs: its one rung is the last epoch, where a stop no longer cuts a trial's run, so
+every trial trains and finishes as its direct run does), the MLflow parent run and the per-epoch
+validation score that searches need.
 The per-epoch validation is also timed on its own (`validate_every=1` on the direct runs), so the
 table separates Tune's own cost from the objective's. Ratios are within this one run.
 """

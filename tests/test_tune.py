@@ -1,8 +1,10 @@
 """Searches on Ray Tune: search spaces, a small CADA-VAE search with ASHA and MLflow parent/child runs,
-the best config re-run on test, and resuming a search whose driver was killed.
+the best config re-run on test, resuming a search whose driver was killed, and trial actors reused
+after ASHA stops a trial.
 
 The CADA-VAE trials train the tiny model of tests/cadavae_synthetic.py for 4 epochs, one Ray Train
-worker each, on the session's local Ray cluster (2 CPUs: 3 trials at a time).
+worker each, on the session's local Ray cluster (2 CPUs: 3 trials at a time, or 1 for the test of
+reused trial actors).
 """
 
 import json
@@ -11,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -160,3 +163,28 @@ def test_search_resumes_after_its_driver_is_killed_stops_trials_early_and_tracks
     table = capsys.readouterr().out
     assert all(t["run_name"] in table for t in result.trials) and "val/H" in table and "lr" in table
     assert (tmp_path / "trials.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_trials_that_asha_stops_are_aborted_and_their_actor_runs_the_next_trial(ray_cluster, data, space, workspace):
+    """One trial at a time: every trial runs on the same (reused) actor, so each one ASHA stops must have
+    its Train run aborted for the next one to start; one stopped at its last epoch ends by itself."""
+    cfg = search_config(data, "reused", space)
+    cfg = replace(cfg, search=replace(cfg.search, num_samples=4, max_concurrent_trials=1, test_seeds=0))
+    result = run_search("cadavae", cfg)
+    assert {t["status"] for t in result.trials} <= {"FINISHED", "KILLED"}
+    assert any(t["status"] == "KILLED" and t["epochs"] < EPOCHS for t in result.trials), result.trials
+    pids = {json.loads(line)["pid"] for file in (workspace / "checkpoints" / "searches" / "reused").glob("*/result.json")
+            for line in file.read_text().splitlines()}
+    assert len(pids) == 1, pids
+
+    client = MlflowClient(tracking.tracking_uri())
+    status = {t["run_name"]: t["status"] for t in result.trials}
+    for run in children("tune", result.run_id):
+        assert run.info.status == status[run.info.run_name]
+        if run.info.status == "FINISHED":  # its last report and checkpoint, even if ASHA stopped it there
+            assert "trial_result.json" in [f.path for f in client.list_artifacts(run.info.run_id)]
+    # No aborted run holds on to its workers: the cluster's CPUs are all free again.
+    cpus, deadline = ray_cluster.cluster_resources()["CPU"], time.time() + 30
+    while ray_cluster.available_resources().get("CPU", 0) < cpus - 1e-6 and time.time() < deadline:
+        time.sleep(1)
+    assert ray_cluster.available_resources().get("CPU", 0) == pytest.approx(cpus)

@@ -6,10 +6,12 @@ searcher, every trial an MLflow child run of the search, the best config re-run 
 
 Each trial calls the model's own training pipeline (`zsdist train`, one TorchTrainer per trial) from
 a function trainable of `search.trial_cpus`; Ray Train's TuneReportCallback hands every epoch's report
-to Tune, so ASHA sees the validation metric per epoch. Names are deterministic: the search is
-`search.name` (its Tune experiment under <storage>/searches and its MLflow parent run), a trial is
-`<search>-<trial id>` (its checkpoints and its MLflow child run). `--resume` restores the Tune
-experiment: finished trials are kept, unfinished ones resume from their own last checkpoint.
+to Tune, so ASHA sees the validation metric per epoch. Trial actors are reused: a trial that ASHA stops
+has its Train run aborted (zsdist/tune/stopping.py) and its actor runs the next trial. Names are
+deterministic: the search is `search.name` (its Tune experiment under <storage>/searches and its MLflow
+parent run), a trial is `<search>-<trial id>` (its checkpoints and its MLflow child run). `--resume`
+restores the Tune experiment: finished trials are kept, unfinished ones resume from their own last
+checkpoint.
 """
 
 from __future__ import annotations
@@ -22,17 +24,18 @@ from typing import Any
 
 import ray
 from ray import tune
-from ray.tune.integration.ray_train import TuneReportCallback
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
 
 from datagen.errors import ConfigError
 from datagen.ray_setup import init_ray
+from datagen.storage import location
 from zsdist import tracking
 from zsdist.config import flatten, from_dict, to_dict
 from zsdist.train.checkpoint import storage_root
 from zsdist.tune.models import SEARCHABLE, Searchable, finish_trial_run
 from zsdist.tune.space import apply_params, load_space, param_space, searched
+from zsdist.tune.stopping import AbortStoppedRun, stoppable_run
 from zsdist.workspace import workspace_dir
 
 SEARCH_TAGS = ("zsdist.search_metric", "zsdist.search_mode", "zsdist.searched_params")
@@ -56,11 +59,16 @@ def run_trial(params: dict[str, Any], *, model: str, base: dict[str, Any], searc
     searchable = SEARCHABLE[model]
     trial_id = tune.get_context().get_trial_id()
     cfg = searchable.trial_config(from_dict(searchable.config, base), params, run_name=f"{search}-{trial_id}")
-    run_id, checkpoint, metrics = searchable.train(cfg, parent_run_id=parent_run_id, callbacks=[TuneReportCallback()])
-    # A trial that ran to its last epoch leaves its final report and checkpoint on its run (ASHA kills
-    # the others at once, before they could).
-    tracking.log_json(run_id, {"metrics": metrics, "checkpoint": str(checkpoint), "params": params},
-                      "trial_result.json")
+    with stoppable_run(cfg.epochs) as report:
+        run_id, checkpoint, metrics = searchable.train(cfg, parent_run_id=parent_run_id, callbacks=[report])
+        # A trial that ran to its last epoch leaves its final report and checkpoint on its run (one
+        # that ASHA stops earlier has its Train run aborted and ends without them).
+        tracking.log_json(run_id, {"metrics": metrics, "checkpoint": str(checkpoint), "params": params},
+                          "trial_result.json")
+
+
+# The trial's actor aborts a Train run Tune has stopped, so Tune can reuse the actor (reuse_actors).
+run_trial.__mixins__ = (AbortStoppedRun,)
 
 
 def trial_resources(cfg: Any) -> dict[str, float]:
@@ -96,13 +104,13 @@ def run_search(model: str, cfg: Any, *, resume: bool = False) -> SearchResult:
     if not cfg.data:
         raise ConfigError(f"no dataset given: pass --data DIR (as for `zsdist train {model}`)")
     name = cfg.search.name or f"{model}-search"
-    cfg = replace(cfg, data=str(Path(cfg.data).expanduser().resolve()),
+    cfg = replace(cfg, data=str(location(cfg.data)),
                   storage_path=str(storage_root(cfg.storage_path)), search=replace(cfg.search, name=name))
     spec = load_space(cfg.search.space or model, cfg)
     if cfg.search.searcher == "optuna" and any("grid" in v for v in spec.values() if isinstance(v, dict)):
         raise ConfigError("a grid in the search space needs --search.searcher random (Optuna samples, it does "
                           "not enumerate)")
-    path = Path(cfg.storage_path) / "searches" / name
+    path = storage_root(cfg.storage_path) / "searches" / name  # a local path or a URI, as checkpoints
     if resume and not tune.Tuner.can_restore(str(path)):
         raise ConfigError(f"no search '{name}' to resume under {path}: run it first without --resume")
     if not resume and path.exists():
@@ -129,13 +137,14 @@ def run_search(model: str, cfg: Any, *, resume: bool = False) -> SearchResult:
                 tune_config=tune.TuneConfig(
                     metric=searchable.metric, mode=searchable.mode, num_samples=cfg.search.num_samples,
                     search_alg=search_algorithm(cfg, searchable, limit),
-                    # stop_last_trials=False: a trial that reaches max_t ends by itself, so Ray Train
-                    # commits its last checkpoint (stopping it there kills it before that).
+                    # stop_last_trials=False: no trial is stopped for reaching max_t. One that ASHA's last
+                    # rung (max_t) stops still runs its Train run to the end, committing its last
+                    # checkpoint (zsdist/tune/stopping.py).
                     scheduler=ASHAScheduler(max_t=cfg.epochs, grace_period=min(cfg.search.grace_period, cfg.epochs),
                                             reduction_factor=cfg.search.reduction_factor, stop_last_trials=False),
-                    # No reuse_actors: an ASHA-stopped trial's thread stays blocked in TorchTrainer.fit, so
-                    # Ray 2.60 cannot reset its actor and fails the next trial; a fresh actor costs ~2.4 s.
-                    max_concurrent_trials=limit),
+                    # A trial on a reused actor skips a new process's imports (~2.4 s); an ASHA-stopped
+                    # trial's Train run is aborted when its actor is reset (zsdist/tune/stopping.py).
+                    reuse_actors=True, max_concurrent_trials=limit),
                 run_config=tune.RunConfig(name=name, storage_path=str(path.parent)))
         results = tuner.fit()
     except BaseException:
