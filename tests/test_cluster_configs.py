@@ -174,7 +174,9 @@ def test_image_installs_like_install_sh_with_constraints_and_fonts():
     assert re.search(r"^(ARG CUDA_BASE=|FROM )nvidia/cuda:", DOCKERFILE, re.MULTILINE)
     assert any("python3.11 -m venv" in r for r in runs)
     torch_at = next(i for i, r in enumerate(runs) if '"torch==' in r)
-    project_at = next(i for i, r in enumerate(runs) if re.search(r"pip install -c constraints\.txt \.(\s|$)", r))
+    # The project itself (with its s3 extra: boto3 for MLflow artifacts on s3:// and the AWS autoscaler).
+    project_at = next(i for i, r in enumerate(runs)
+                      if re.search(r"pip install -c constraints\.txt (\.|\"\.\[s3\]\")(\s|$)", r))
     assert torch_at < project_at, "torch first, as scripts/install.sh, so the project keeps the CUDA build"
     assert any("-r datagen/fonts/requirements.txt" in r for r in runs)
     assert any("verify_fonts(" in r for r in runs[project_at:]), "the fonts are checked after installing"
