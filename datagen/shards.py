@@ -270,9 +270,9 @@ def dataset_files(out_dir: Path | RemotePath | str, *, dataset: str | None = Non
     """
     manifest = read_manifest(out_dir, dataset=dataset)
     hint = _rerun_hint(out_dir, manifest.get("dataset", dataset))
-    paths = []
+    paths, out_dir = [], location(out_dir)
     for shard in manifest["shards"]:
-        path = location(out_dir) / shard["name"]
+        path = out_dir / shard["name"]
         try:
             size = path.stat().st_size
         except FileNotFoundError:

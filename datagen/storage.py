@@ -117,12 +117,6 @@ class RemotePath:
     def relative_to(self, other: RemotePath) -> PurePosixPath:
         return PurePosixPath(self.fs_path).relative_to(other.fs_path)
 
-    def expanduser(self) -> RemotePath:
-        return self
-
-    def resolve(self) -> RemotePath:
-        return self
-
     def _info(self) -> pafs.FileInfo:
         return self.fs.get_file_info(self.fs_path)
 
@@ -158,9 +152,6 @@ class RemotePath:
         with self.fs.open_output_stream(self.fs_path) as stream:
             stream.write(data)
 
-    def write_text(self, text: str) -> None:
-        self.write_bytes(text.encode())
-
     def unlink(self, missing_ok: bool = False) -> None:
         try:
             self.fs.delete_file(self.fs_path)
@@ -174,9 +165,6 @@ class RemotePath:
     def mkdir(self, parents: bool = False, exist_ok: bool = False) -> None:
         # Object stores have no directories (pyarrow writes a marker at most); creating is harmless.
         self.fs.create_dir(self.fs_path, recursive=parents)
-
-    def iterdir(self) -> list[RemotePath]:
-        return [RemotePath(self.root, info.path) for info in self._list(recursive=False)]
 
     def glob(self, pattern: str) -> list[RemotePath]:
         """Direct children whose name matches (fnmatch), as pathlib's glob of a plain pattern."""
