@@ -8,9 +8,10 @@ be deterministic (they come from the config).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import ray.data
 import ray.train

@@ -1,0 +1,42 @@
+"""What a training process on CPU sets before its first step: one torch thread, and a heap that keeps
+freed memory.
+
+Threads. Every Ray Train worker gets one CPU; 2 torch threads per worker on 2 cores ran ~10x slower.
+
+Heap. Each training step allocates tens of MB of short-lived tensors (CADA-VAE: fresh float32
+gradients for 7.8M parameters, their bf16 copies, activations) and frees them at the step's end.
+glibc's malloc hands freed memory at the top of its heap back to the kernel once it exceeds the trim
+threshold (by default twice the largest block freed so far, here ~26 MB), so the next step faults the
+same pages in again: ~2,400-4,800 page faults per CADA-VAE step on CUB's shapes, 4-7 ms of a 20 ms step.
+Raising the trim threshold keeps that memory in the process (it is reused, not leaked: the heap stays
+at one step's peak); pinning the mmap threshold at its maximum (32 MB) keeps the largest tensors on that
+heap as well, since setting one threshold turns off glibc's dynamic adjustment of the other.
+benchmarks/RESULTS.md has the figures. Other C libraries are left alone.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import platform
+
+import torch
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, from glibc's malloc.h
+TRIM_THRESHOLD = 1 << 30  # freed heap memory kept, at most
+MMAP_THRESHOLD = 32 << 20  # glibc's largest allowed value on 64-bit: blocks below it come from the heap
+
+
+def configure_cpu_worker() -> None:
+    """One torch thread and glibc's malloc keeping freed memory (see the module docstring)."""
+    torch.set_num_threads(1)
+    keep_freed_heap_memory()
+
+
+def keep_freed_heap_memory() -> bool:
+    """Set glibc's trim and mmap thresholds for this process; False where the C library is not glibc."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    # mallopt returns 1 on success; both values are within glibc's documented limits.
+    return bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)) and bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
