@@ -30,6 +30,8 @@ from pathlib import Path
 from network_namespaces import BridgeNetwork
 from ray.job_submission import JobStatus, JobSubmissionClient
 
+from datagen.ray_setup import LOCAL_TRAIN_POLL_S, TRAIN_POLL_ENV
+
 HEAD_IP = "127.0.0.2"  # loopback, but not 127.0.0.1 (see add_worker)
 PORT_FLAGS = ("dashboard-agent-listen-port", "dashboard-agent-grpc-port", "runtime-env-agent-port",
               "metrics-export-port", "node-manager-port", "object-manager-port")
@@ -103,6 +105,7 @@ class LocalCluster:
         """The environment of every node and of every process that joins the cluster."""
         env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")}
         env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(self.token_file))
+        env.setdefault(TRAIN_POLL_ENV, LOCAL_TRAIN_POLL_S)  # as a local cluster of init_ray
         # A killed node is declared dead after ~5 s instead of ~30 s, so its work is rescheduled soon.
         env.update(RAY_health_check_period_ms="1000", RAY_health_check_timeout_ms="2000",
                    RAY_health_check_failure_threshold="5")
