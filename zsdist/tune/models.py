@@ -136,7 +136,10 @@ SEARCHABLE = {
 }
 
 
-def finish_trial_run(experiment: str, run_name: str, status: str) -> None:
-    """Close a trial's MLflow run (a trial stopped by ASHA is killed before it can close its own)."""
+def finish_trial_run(experiment: str, run_name: str, status: str, outcome: dict[str, Any] | None = None) -> None:
+    """Close a trial's MLflow run (a trial stopped by ASHA is killed before it can close its own),
+    after logging `outcome` on it as trial_result.json when given."""
     if run_id := tracking.find_run_id(experiment, run_name):
+        if outcome is not None:
+            tracking.log_json(run_id, outcome, "trial_result.json")
         tracking.finish_run(run_id, status=status)

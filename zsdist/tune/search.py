@@ -24,6 +24,7 @@ from typing import Any
 
 import ray
 from ray import tune
+from ray.tune.result import AUTO_RESULT_KEYS
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
 
@@ -32,7 +33,7 @@ from datagen.ray_setup import init_ray
 from datagen.storage import location
 from zsdist import tracking
 from zsdist.config import flatten, from_dict, to_dict
-from zsdist.train.checkpoint import storage_root
+from zsdist.train.checkpoint import latest_checkpoint, storage_root
 from zsdist.tune.models import SEARCHABLE, Searchable, finish_trial_run
 from zsdist.tune.space import apply_params, load_space, param_space, searched
 from zsdist.tune.stopping import AbortStoppedRun, stoppable_run
@@ -60,11 +61,7 @@ def run_trial(params: dict[str, Any], *, model: str, base: dict[str, Any], searc
     trial_id = tune.get_context().get_trial_id()
     cfg = searchable.trial_config(from_dict(searchable.config, base), params, run_name=f"{search}-{trial_id}")
     with stoppable_run(cfg.epochs) as report:
-        run_id, checkpoint, metrics = searchable.train(cfg, parent_run_id=parent_run_id, callbacks=[report])
-        # A trial that ran to its last epoch leaves its final report and checkpoint on its run (one
-        # that ASHA stops earlier has its Train run aborted and ends without them).
-        tracking.log_json(run_id, {"metrics": metrics, "checkpoint": str(checkpoint), "params": params},
-                          "trial_result.json")
+        searchable.train(cfg, parent_run_id=parent_run_id, callbacks=[report])
 
 
 # The trial's actor aborts a Train run Tune has stopped, so Tune can reuse the actor (reuse_actors).
@@ -155,13 +152,24 @@ def run_search(model: str, cfg: Any, *, resume: bool = False) -> SearchResult:
 
 
 def close_trials(results: Any, cfg: Any, searchable: Searchable, name: str) -> list[dict[str, Any]]:
-    """Every trial's outcome; its MLflow run closed as FINISHED, KILLED (stopped early) or FAILED."""
+    """Every trial's outcome; its MLflow run closed as FINISHED, KILLED (stopped early) or FAILED.
+
+    A trial that ran to its last epoch also gets trial_result.json on its run: its final report, last
+    checkpoint and params. The driver writes it, not the trial: Tune may record a trial as done (ASHA
+    stopping it at its last epoch) while its run still ends, and a driver killed then must not lose it.
+    """
     trials = []
     for result in results:
-        epochs = int((result.metrics or {}).get("training_iteration", 0))
+        metrics = result.metrics or {}
+        epochs = int(metrics.get("training_iteration", 0))
         status = "FAILED" if result.error else ("FINISHED" if epochs >= cfg.epochs else "KILLED")
-        run_name = f"{name}-{(result.metrics or {}).get('trial_id', Path(result.path).name)}"
-        finish_trial_run(cfg.experiment, run_name, status)
+        run_name = f"{name}-{metrics.get('trial_id', Path(result.path).name)}"
+        outcome = None
+        if status == "FINISHED":
+            checkpoint = latest_checkpoint(storage_root(cfg.storage_path) / run_name)
+            outcome = {"metrics": {k: v for k, v in metrics.items() if k not in AUTO_RESULT_KEYS},
+                       "checkpoint": str(checkpoint), "params": dict(result.config or {})}
+        finish_trial_run(cfg.experiment, run_name, status, outcome)
         trials.append({"run_name": run_name, "status": status, "epochs": epochs,
                        searchable.metric: (result.metrics or {}).get(searchable.metric, math.nan),
                        "params": {k: v for k, v in (result.config or {}).items()}})

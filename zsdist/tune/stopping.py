@@ -16,7 +16,7 @@ workers, remove the placement group, end the controller) and shuts Tune's report
 gets back to its pending `abort`, `fit` raises in the trial's thread, and `stoppable_run` ends the
 trial quietly. A run that has reported its last epoch takes its handle back: it is ending by
 itself, and a stop then (ASHA's last rung can be the last epoch) must not cut its final
-checkpoint and trial_result.json; the actor waits for it instead.
+checkpoint or MLflow records; the actor waits for it instead.
 """
 
 from __future__ import annotations
