@@ -5,6 +5,7 @@ import hashlib
 import os
 import shutil
 import signal
+import string
 import subprocess
 import sys
 import time
@@ -91,9 +92,12 @@ def test_verify_names_a_corrupted_shard(generated, tmp_path):
     assert not report.ok and any(p.startswith(f"{victim.name}: sha256") for p in report.problems)
 
 
-def test_killed_generation_resumes_to_the_same_bytes(generated, tmp_path):
+def test_killed_generation_resumes_to_the_same_bytes(ray_cluster, tmp_path):
+    # 26 shards, so a kill after the first lands mid-run (the 4 shards of SPEC were all written within
+    # one 50 ms poll on a quiet machine).
+    spec = FontsSpec(letters=string.ascii_uppercase, font_ids=(0, 3, 17, 42), letters_per_shard=2, fonts_per_shard=2)
     out = tmp_path / "resumed"
-    command = [sys.executable, "-m", "zsdist", "datagen", "fonts", "--letters", "ABgj", "--font_ids", "0,3,17,42",
+    command = [sys.executable, "-m", "zsdist", "datagen", "fonts", "--letters", spec.letters, "--font_ids", "0,3,17,42",
                "--letters_per_shard", "2", "--fonts_per_shard", "2", "--num_workers", "1", "--out", str(out)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
@@ -102,11 +106,13 @@ def test_killed_generation_resumes_to_the_same_bytes(generated, tmp_path):
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    assert not (out / "_manifest.json").exists()
-    report = generate_fonts(SPEC, out, num_workers=2, progress=False)
-    assert report.skipped >= 1 and report.skipped + report.written + report.rewritten == 4
+    assert not (out / "_manifest.json").exists(), "the run ended before the kill: nothing was resumed"
+    report = generate_fonts(spec, out, num_workers=2, progress=False)
+    assert report.skipped >= 1 and report.skipped + report.written + report.rewritten == 26
     assert verify_dataset(out).ok
-    assert sha256s(out) == sha256s(generated)  # same spec, same bytes, however the run was split
+    reference = tmp_path / "reference"
+    generate_fonts(spec, reference, num_workers=2, progress=False)
+    assert sha256s(out) == sha256s(reference)  # same spec, same bytes, however the run was split
 
 
 def test_bad_fonts_are_refused_before_anything_is_written(tmp_path):
