@@ -6,12 +6,14 @@ Threads. Every Ray Train worker gets one CPU; 2 torch threads per worker on 2 co
 Heap. Each training step allocates tens of MB of short-lived tensors (CADA-VAE: fresh float32
 gradients for 7.8M parameters, their bf16 copies, activations) and frees them at the step's end.
 glibc's malloc hands freed memory at the top of its heap back to the kernel once it exceeds the trim
-threshold (by default twice the largest block freed so far, here ~26 MB), so the next step faults the
-same pages in again: ~2,400-4,800 page faults per CADA-VAE step on CUB's shapes, 4-7 ms of a 20 ms step.
-Raising the trim threshold keeps that memory in the process (it is reused, not leaked: the heap stays
-at one step's peak); pinning the mmap threshold at its maximum (32 MB) keeps the largest tensors on that
-heap as well, since setting one threshold turns off glibc's dynamic adjustment of the other.
-benchmarks/RESULTS.md has the figures. Other C libraries are left alone.
+threshold, which it adjusts by itself from the blocks freed so far; until it settles, or for good in an
+unlucky process, the next step faults the same pages in again. Measured on CUB's shapes: a plain
+process faulted ~2,400-4,800 pages per CADA-VAE step (24-27 ms a step; 20 ms once set); in a
+Ray Train worker the thresholds settled during the first epoch, which the setting makes ~20% faster,
+and later epochs ran alike. Raising the trim threshold keeps that memory in the process (reused, not
+leaked: the heap stays at one step's peak); pinning the mmap threshold at its maximum (32 MB) keeps the
+largest tensors on that heap as well, since setting one threshold turns off glibc's adjustment of both.
+Other C libraries are left alone.
 """
 
 from __future__ import annotations
