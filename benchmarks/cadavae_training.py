@@ -16,8 +16,8 @@ compared run interleaved, one epoch each in turn, in one process on one torch th
 - zsdist's worker loop (`zsdist.train.cadavae.train_one_epoch`, a world of one gloo rank): the shard in
   memory, fused Adam, float32 or bf16 autocast.
 Per-epoch figures are medians over the rounds after the first. This process keeps glibc's default
-heap, as the official code would; Ray Train's workers set theirs up (zsdist/train/cpu_worker.py), so
-the in-process zsdist rows leave out that part of zsdist's speed. Ray Train itself is then timed
+heap, as the official code would; Ray Train's workers set theirs up (zsdist/train/cpu_worker.py: in
+a worker that speeds up the first epoch only). Ray Train itself is then timed
 through `zsdist.pipelines.cadavae.train` with 1 and 2 DDP workers: its per-epoch figure and its fixed
 cost (start-up, data, last checkpoint: wall time minus the epochs).
 
@@ -215,9 +215,11 @@ def main() -> None:
         base = epoch_s[loops[0].name]
         for name, seconds in epoch_s.items():
             print(f"{name}: {seconds:.2f} s/epoch, {base / seconds:.2f}x", flush=True)
-        init_ray()
+        settings = [setting for setting in args.settings.split(",") if setting]
+        if settings:
+            init_ray()
         ray_rows = {}
-        for setting in filter(None, args.settings.split(",")):
+        for setting in settings:
             workers, precision = int(setting.split(":")[0]), setting.split(":")[1]
             ray_rows[setting] = ray_train(data_dir, Path(tmp) / "checkpoints", workers, precision, args.rounds)
             print(f"Ray Train {setting}: {ray_rows[setting][0]:.2f} s/epoch, fixed {ray_rows[setting][1]:.1f} s",
@@ -244,6 +246,7 @@ def main() -> None:
         for seed in sorted({row[1] for row in whole}):
             base_s, zsdist_s = (row[2] for row in whole if row[1] == seed)
             print(f"seed {seed}: zsdist's whole run is {base_s / zsdist_s:.2f}x the baseline's")
+
 
 if __name__ == "__main__":
     main()

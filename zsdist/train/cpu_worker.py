@@ -1,7 +1,7 @@
 """What a training process on CPU sets before its first step: one torch thread, and a heap that keeps
 freed memory.
 
-Threads. Every Ray Train worker gets one CPU; 2 torch threads per worker on 2 cores ran ~10x slower.
+Threads. One torch thread per training worker on CPU: 2 threads per worker on 2 cores ran ~10x slower.
 
 Heap. Each training step allocates tens of MB of short-lived tensors (CADA-VAE: fresh float32
 gradients for 7.8M parameters, their bf16 copies, activations) and frees them at the step's end.
@@ -35,10 +35,11 @@ def configure_cpu_worker() -> None:
     keep_freed_heap_memory()
 
 
-def keep_freed_heap_memory() -> bool:
-    """Set glibc's trim and mmap thresholds for this process; False where the C library is not glibc."""
+def keep_freed_heap_memory() -> None:
+    """Set glibc's trim and mmap thresholds for this process (nothing where the C library is not glibc)."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
+        return
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    # mallopt returns 1 on success; both values are within glibc's documented limits.
-    return bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)) and bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    # Both values are within glibc's documented limits (mallopt would refuse others and change nothing).
+    libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+    libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
