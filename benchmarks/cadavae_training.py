@@ -25,7 +25,8 @@ a worker that speeds up the first epoch only). Ray Train itself is then timed
 through `zsdist.pipelines.cadavae.train` with 1 and 2 DDP workers: its per-epoch figure and its fixed
 cost (start-up, data, last checkpoint: wall time minus the epochs).
 
---whole_run times whole runs end to end, one after the other, per seed: the baseline's 100 epochs
+--whole_run times whole runs end to end per seed (one after the other; --concurrent: at the same time,
+one pinned CPU each, since this machine's speed drifts between minutes): the baseline's 100 epochs
 and its GZSL/ZSL evaluation in this process, then `zsdist train cadavae` (bf16, 1 DDP worker, the
 default checkpoint every 5 epochs) as a user runs it, in a fresh interpreter that starts its own Ray
 (imports, Ray, MLflow, Ray Train, checkpoints, teardown: all counted), and the same evaluation of its
@@ -42,6 +43,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from functools import partial
 from pathlib import Path
@@ -58,8 +60,14 @@ from zsdist.eval.latent_classifier import ClassifierConfig
 from zsdist.models.cadavae import CADAVAE, CADAVAEConfig
 from zsdist.models.cadavae_losses import WarmupConfig, cadavae_losses, loss_weights
 from zsdist.pipelines import cadavae
-from zsdist.train.cadavae import (CADAVAEObjective, CADAVAETrainConfig, epoch_batches, epoch_generator,
-                                  make_optimizer, train_one_epoch)
+from zsdist.train.cadavae import (
+    CADAVAEObjective,
+    CADAVAETrainConfig,
+    epoch_batches,
+    epoch_generator,
+    make_optimizer,
+    train_one_epoch,
+)
 from zsdist.train.checkpoint import latest_checkpoint, load_state
 
 CUB = {"trainval": 7057, "test_seen": 1764, "test_unseen": 2967, "seen": 150, "unseen": 50,
@@ -216,8 +224,27 @@ def ray_train(data_dir: Path, storage: Path, workers: int, precision: str, epoch
     return float(np.median(seconds[1:])), wall - sum(seconds)
 
 
-def whole_runs(data: Data, data_dir: Path, home: Path, seed: int) -> list[tuple[str, int, float, dict]]:
-    """Seconds and scores of one whole baseline run, then one whole `zsdist train cadavae` run (module docstring)."""
+def whole_runs(data: Data, data_dir: Path, home: Path, seed: int, *,
+               concurrent: bool) -> list[tuple[str, int, float, dict]]:
+    """Seconds and scores of one whole baseline run and one whole `zsdist train cadavae` run (module docstring).
+
+    concurrent: both at once, the baseline (this process) pinned to CPU 0 and zsdist's command (with the
+    Ray it starts) to CPU 1, so that both see the same minutes of a shared machine; else one after the other.
+    """
+    command = [sys.executable, "-m", "zsdist", "train", "cadavae", "--data", str(data_dir), "--run_name",
+               f"whole-{seed}", "--seed", str(seed), "--epochs", "100", "--num_workers", "1",
+               "--cpus_per_worker", "1", "--mixed_precision", "bf16"]
+    env = {**os.environ, "ZSDIST_HOME": str(home)}
+    ended: list[float] = []
+    if concurrent:
+        cpus = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {0})
+        zsdist_started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+        os.sched_setaffinity(process.pid, {1})  # before it starts Ray, whose processes inherit it
+        waiter = threading.Thread(target=lambda: (process.wait(), ended.append(time.perf_counter())))
+        waiter.start()
+
     baseline, started = BaselineLoop(data, seed), time.perf_counter()
     for epoch in range(100):
         baseline.epoch(epoch)
@@ -225,12 +252,16 @@ def whole_runs(data: Data, data_dir: Path, home: Path, seed: int) -> list[tuple[
     rows = [(baseline.name, seed, time.perf_counter() - started, metrics)]
     print(rows[-1], flush=True)
 
-    command = [sys.executable, "-m", "zsdist", "train", "cadavae", "--data", str(data_dir), "--run_name",
-               f"whole-{seed}", "--seed", str(seed), "--epochs", "100", "--num_workers", "1",
-               "--cpus_per_worker", "1", "--mixed_precision", "bf16"]
-    started = time.perf_counter()
-    subprocess.run(command, check=True, env={**os.environ, "ZSDIST_HOME": str(home)}, stdout=subprocess.DEVNULL)
-    trained = time.perf_counter() - started
+    if concurrent:
+        waiter.join()
+        os.sched_setaffinity(0, cpus)
+        if process.returncode:
+            raise subprocess.CalledProcessError(process.returncode, command)
+    else:
+        zsdist_started = time.perf_counter()
+        subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
+        ended.append(time.perf_counter())
+    trained = ended[0] - zsdist_started
     model = data.model(seed)
     model.load_state_dict(load_state(latest_checkpoint(home / "checkpoints" / f"whole-{seed}"))["model"])
     metrics, eval_s = scores(data, model, seed)
@@ -246,7 +277,11 @@ def main() -> None:
                         help="Ray Train settings as workers:mixed_precision, comma-separated (\"\" for none)")
     parser.add_argument("--whole_run", action="store_true", help="also 100-epoch runs of baseline and zsdist bf16")
     parser.add_argument("--seeds", type=int, default=1, help="whole runs per method (seeds 0..N-1)")
+    parser.add_argument("--concurrent", action="store_true",
+                        help="run each seed's two whole runs at once, one pinned CPU each (needs 2 CPUs)")
     args = parser.parse_args()
+    if args.concurrent and len(os.sched_getaffinity(0)) < 2:
+        parser.error("--concurrent pins the two runs to CPUs 0 and 1: this process may use fewer than 2 CPUs")
     torch.set_num_threads(1)
     print(f"load average before start: {os.getloadavg()[0]:.1f}; {os.cpu_count()} CPUs", flush=True)
     with socket.socket() as s:
@@ -274,7 +309,7 @@ def main() -> None:
                   flush=True)
         ray.shutdown()  # each whole zsdist run starts its own, as `zsdist train` does
         whole = [row for seed in range(args.seeds if args.whole_run else 0)
-                 for row in whole_runs(data, data_dir, Path(tmp) / "whole", seed)]
+                 for row in whole_runs(data, data_dir, Path(tmp) / "whole", seed, concurrent=args.concurrent)]
 
     print(f"\n{time.strftime('%Y-%m-%d')} {platform.node()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
           f"CUB-shaped synthetic ({CUB['trainval']} trainval rows), batch 50, one torch thread per process")
