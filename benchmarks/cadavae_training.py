@@ -3,6 +3,7 @@
     . scripts/offline-env.sh
     python benchmarks/cadavae_training.py                          # per-epoch figures, 5 rounds
     python benchmarks/cadavae_training.py --whole_run --seeds 2    # also whole runs, results compared
+    python benchmarks/cadavae_training.py --rounds 3 --settings "" --whole_run   # as in RESULTS.md
 
 The problem has CUB's shapes (7,057 trainval / 1,764 test_seen / 2,967 test_unseen rows of 2048-d
 features, 312-d L2-normalised attributes, 150 seen / 50 unseen classes) and is learnable at about
@@ -25,8 +26,10 @@ a worker that speeds up the first epoch only). Ray Train itself is then timed
 through `zsdist.pipelines.cadavae.train` with 1 and 2 DDP workers: its per-epoch figure and its fixed
 cost (start-up, data, last checkpoint: wall time minus the epochs).
 
---whole_run times whole runs end to end per seed (one after the other; --concurrent: at the same time,
-one pinned CPU each, since this machine's speed drifts between minutes): the baseline's 100 epochs
+--whole_run times whole runs end to end per seed, one after the other (--concurrent: at the same time,
+one pinned CPU each, so that both see the same minutes of a machine whose speed drifts; but they then
+share memory bandwidth, and zsdist's Ray processes share its worker's CPU, which slowed zsdist more
+than the baseline: benchmarks/RESULTS.md): the baseline's 100 epochs
 and its GZSL/ZSL evaluation in this process, then `zsdist train cadavae` (bf16, 1 DDP worker, the
 default checkpoint every 5 epochs) as a user runs it, in a fresh interpreter that starts its own Ray
 (imports, Ray, MLflow, Ray Train, checkpoints, teardown: all counted), and the same evaluation of its
