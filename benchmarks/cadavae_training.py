@@ -249,9 +249,15 @@ def whole_runs(data: Data, data_dir: Path, home: Path, seed: int, *,
         waiter.start()
 
     baseline, started = BaselineLoop(data, seed), time.perf_counter()
-    for epoch in range(100):
-        baseline.epoch(epoch)
-    metrics, _ = scores(data, baseline.model, seed)
+    try:
+        for epoch in range(100):
+            baseline.epoch(epoch)
+        metrics, _ = scores(data, baseline.model, seed)
+    except BaseException:
+        if concurrent:  # not a zsdist run left behind, holding its CPU and its Ray
+            process.terminate()
+            waiter.join()
+        raise
     rows = [(baseline.name, seed, time.perf_counter() - started, metrics)]
     print(rows[-1], flush=True)
 
