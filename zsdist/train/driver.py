@@ -21,6 +21,7 @@ from ray.train.torch import TorchConfig, TorchTrainer
 from datagen.shared_storage import require_shared_dir
 from datagen.storage import RemotePath, is_local
 from zsdist import tracking
+from zsdist.train.cpu_worker import CPU_WORKER_ENV
 
 
 @dataclass(kw_only=True)
@@ -63,7 +64,8 @@ def fit(
             storage_path=str(storage_path),
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=checkpoints_to_keep),
             failure_config=ray.train.FailureConfig(max_failures=max_failures),
-            worker_runtime_env={"env_vars": {"MLFLOW_TRACKING_URI": tracking.tracking_uri()}},
+            worker_runtime_env={"env_vars": {"MLFLOW_TRACKING_URI": tracking.tracking_uri(),
+                                             **({} if scaling.use_gpu else CPU_WORKER_ENV)}},
             callbacks=callbacks,
         ),
         datasets=datasets,
