@@ -7,6 +7,7 @@ small code that linearly determines both their attributes and their images' feat
 
 import json
 import math
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,7 +36,10 @@ def metric_steps(run_id: str, key: str) -> list[int]:
 
 
 def test_ddp_run_logs_every_term_resumes_and_scores_above_chance(ray_cluster, feature_data, workspace, tmp_path):
+    temporary = set(Path(tempfile.gettempdir()).glob("zsdist-ckpt-*"))
     run_id, checkpoint, final = cadavae.train(config(feature_data, run_name="ddp"))
+    # Each checkpoint's temporary copy is gone once Ray Train has stored it (workers share this temp dir).
+    assert set(Path(tempfile.gettempdir()).glob("zsdist-ckpt-*")) <= temporary
     assert final["epoch"] == 3 and final["samples"] == SEEN * 60  # both workers' shards, every row once
     first = load_state(checkpoint)
     assert [h["epoch"] for h in first["history"]] == [0, 1, 2, 3]

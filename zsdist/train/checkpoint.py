@@ -29,7 +29,8 @@ def to_ray_checkpoint(
     *, model: torch.nn.Module, optimizer: torch.optim.Optimizer, epoch: int,
     history: list[dict[str, float]], config: dict[str, Any], extra: dict[str, Any] | None = None,
 ) -> ray.train.Checkpoint:
-    """Write a checkpoint directory (Ray Train copies it into the run's storage).
+    """Write a checkpoint to a new temporary directory (Ray Train copies it into the run's storage, and
+    train/epochs.py's report_epoch has it deleted then).
 
     extra: more entries of tensors, state dicts or plain data (e.g. a second model, the sampler state).
     """

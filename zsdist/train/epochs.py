@@ -45,4 +45,6 @@ def report_epoch(metrics: dict[str, float], *, epoch: int, mlflow_run_id: str,
         saved = make_checkpoint() if checkpoint else None
         if log:
             tracking.log_metrics(mlflow_run_id, metrics, step=epoch)
-    ray.train.report(metrics, checkpoint=saved)
+    # The checkpoint's directory is a temporary copy (to_ray_checkpoint): once Ray Train has copied it
+    # into the run's storage it goes, or every checkpoint would stay behind in the temp dir.
+    ray.train.report(metrics, checkpoint=saved, delete_local_checkpoint_after_upload=saved is not None)
