@@ -21,8 +21,8 @@ compared run interleaved, one epoch each in turn, in one process on one torch th
 - zsdist's worker loop (`zsdist.train.cadavae.train_one_epoch`, a world of one gloo rank): the shard in
   memory, fused Adam, float32 or bf16 autocast.
 Per-epoch figures are medians over the rounds after the first. This process keeps glibc's default
-heap, as the official code would; Ray Train's workers set theirs up (zsdist/train/cpu_worker.py: in
-a worker that speeds up the first epoch only). Ray Train itself is then timed
+heap, as the official code would; Ray Train's workers set theirs up (zsdist/train/cpu_worker.py: one
+malloc arena, so that the thread the loop runs in keeps the heap settings). Ray Train itself is then timed
 through `zsdist.pipelines.cadavae.train` with 1 and 2 DDP workers: its per-epoch figure and its fixed
 cost (start-up, data, last checkpoint: wall time minus the epochs).
 
