@@ -20,9 +20,9 @@ glibc gives each new thread an arena of its own: heaps of at most 64 MB, mapped 
 threshold does not hold (a heap whose memory is all free is unmapped). There the settings above did
 not keep the heap: a thread running the step pattern of tests/test_cpu_worker.py faulted ~150 pages a
 step, and CADA-VAE's epochs on CUB's shapes ran up to ~30% slower in a thread than in the main thread,
-by allocation history. One arena
-(`CPU_WORKER_ENV`, which glibc reads only at process start, so the driver puts it in the workers'
-environment) sends every thread to the main heap: 0 faults, and the thread as fast as the main thread.
+by allocation history. One arena (`CPU_WORKER_ENV`, which glibc reads only at process start, so the
+driver puts it in the workers' environment) sends every thread to the main heap: 0 faults, and the
+thread as fast as the main thread.
 Ray's own threads in the worker allocate little, so they hardly contend for that one arena's lock.
 """
 
