@@ -62,14 +62,28 @@ def start_or_resume_run(experiment: str, run_name: str, config: dict[str, Any], 
     experiment_id = _experiment_id(client, experiment)
     if run_id := _find(client, experiment_id, run_name):
         client.update_run(run_id, status="RUNNING")
+        _record_config(client, run_id, config, params, resumed=True)
         return run_id
     tags = {RUN_NAME_TAG: run_name, **({PARENT_TAG: parent_run_id} if parent_run_id else {})}
-    run = client.create_run(experiment_id, run_name=run_name, tags=tags)
-    run_id = run.info.run_id
-    # MLflow caps a param value at 6000 characters; configs here are far below that.
-    client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])
-    client.log_dict(run_id, config, "config.json")
+    run_id = client.create_run(experiment_id, run_name=run_name, tags=tags).info.run_id
+    _record_config(client, run_id, config, params, resumed=False)
     return run_id
+
+
+def _record_config(client: MlflowClient, run_id: str, config: dict[str, Any], params: dict[str, Any], *,
+                   resumed: bool) -> None:
+    """Log the params and config.json; a resumed run gets only those it lacks.
+
+    A process killed between creating a run and logging these leaves a run without them; its rerun
+    resumes that run and fills them in. Params a run has keep their first values (MLflow refuses to
+    change a param), as a resumed run with more epochs keeps the config it was started with.
+    """
+    have = client.get_run(run_id).data.params if resumed else {}
+    # MLflow caps a param value at 6000 characters; configs here are far below that.
+    if missing := [Param(k, str(v)) for k, v in params.items() if k not in have]:
+        client.log_batch(run_id, params=missing)
+    if not resumed or not any(f.path == "config.json" for f in client.list_artifacts(run_id)):
+        client.log_dict(run_id, config, "config.json")
 
 
 def find_run_id(experiment: str, run_name: str) -> str | None:

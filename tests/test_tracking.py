@@ -1,0 +1,29 @@
+"""MLflow runs found again by name: a rerun resumes its run, and fills in what a killed process left out."""
+
+import json
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+from zsdist import tracking
+
+
+def config_of(client: MlflowClient, run_id: str, directory: Path) -> dict:
+    return json.loads(Path(client.download_artifacts(run_id, "config.json", str(directory))).read_text())
+
+
+def test_a_run_left_without_params_by_a_killed_process_gets_them_when_resumed(mlflow_uri, tmp_path):
+    client = MlflowClient(mlflow_uri)
+    # What a process killed right after creating its run leaves: the named run, no params, no config.
+    experiment_id = client.create_experiment("train")
+    created = client.create_run(experiment_id, run_name="r", tags={tracking.RUN_NAME_TAG: "r"}).info.run_id
+
+    run_id = tracking.start_or_resume_run("train", "r", {"epochs": 4, "lr": 0.1}, {"epochs": 4, "lr": 0.1})
+    assert run_id == created
+    assert client.get_run(run_id).data.params == {"epochs": "4", "lr": "0.1"}
+    assert config_of(client, run_id, tmp_path / "first") == {"epochs": 4, "lr": 0.1}
+
+    # Resumed with more epochs, the run keeps the values it was started with and gains new params.
+    tracking.start_or_resume_run("train", "r", {"epochs": 6, "lr": 0.1}, {"epochs": 6, "lr": 0.1, "seed": 1})
+    assert client.get_run(run_id).data.params == {"epochs": "4", "lr": "0.1", "seed": "1"}
+    assert config_of(client, run_id, tmp_path / "resumed") == {"epochs": 4, "lr": 0.1}
