@@ -15,7 +15,7 @@ def config_of(client: MlflowClient, run_id: str, directory: Path) -> dict:
 def test_a_run_left_without_params_by_a_killed_process_gets_them_when_resumed(mlflow_uri, tmp_path):
     client = MlflowClient(mlflow_uri)
     # What a process killed right after creating its run leaves: the named run, no params, no config.
-    experiment_id = client.create_experiment("train")
+    experiment_id = client.create_experiment("train", artifact_location=tracking.artifact_root())
     created = client.create_run(experiment_id, run_name="r", tags={tracking.RUN_NAME_TAG: "r"}).info.run_id
 
     run_id = tracking.start_or_resume_run("train", "r", {"epochs": 4, "lr": 0.1}, {"epochs": 4, "lr": 0.1})
