@@ -238,3 +238,4 @@ def wait_for(client: JobSubmissionClient, job_id: str, *, timeout: float = 300) 
             raise TimeoutError(client.get_job_logs(job_id)[-3000:])
         time.sleep(1)
     return status
+

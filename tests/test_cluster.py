@@ -18,6 +18,7 @@ from pathlib import Path
 
 import network_namespaces
 import pytest
+from kuberay_jobs import RAY_JOBS, kuberay_submitter_command, rayjob_steps
 from local_cluster import LocalCluster, can_make_private_mounts, submit, wait_for
 from mlflow.tracking import MlflowClient
 from ray.exceptions import AuthenticationError
@@ -79,6 +80,33 @@ def test_the_jobs_api_refuses_a_client_without_the_token(cluster):
     for address in subprocess.run(["hostname", "-I"], capture_output=True, text=True, check=True).stdout.split():
         with pytest.raises(OSError):
             urllib.request.urlopen(f"http://{address}:{cluster.dashboard_port}", timeout=3)
+
+
+# Stands in for `python` in a RayJob's steps: records where it ran (Ray sets RAY_ADDRESS, the GCS of the
+# job's cluster, only inside a job) and its arguments, instead of running a GPU-sized step here.
+RECORDING_PYTHON = """#!/bin/sh
+printf '%s|%s\\n' "${RAY_ADDRESS:-submitter}" "$*" >> "$(dirname "$0")/steps.log"
+"""
+
+
+@pytest.mark.parametrize("name", sorted(RAY_JOBS))
+def test_every_step_of_a_rayjob_runs_inside_its_job_in_order(cluster, name, tmp_path):
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    (shims / "python").write_text(RECORDING_PYTHON)
+    (shims / "python").chmod(0o755)
+    # The submitter pod's shell and the job's find `python` first in shims/; the ray CLI is the venv's.
+    path = f"{shims}:{Path(sys.executable).parent}:{os.environ['PATH']}"
+    job_id = f"zsdist-{name.removesuffix('.yaml')}"
+    command = kuberay_submitter_command(cluster.dashboard, job_id, RAY_JOBS[name]["spec"]["entrypoint"],
+                                        runtime_env={"env_vars": {"PATH": path}})
+    submitter = subprocess.run(["/bin/bash", "-c", command], env={**cluster.env(), "PATH": path}, cwd=tmp_path,
+                               capture_output=True, text=True, timeout=180, check=False)
+    assert submitter.returncode == 0, submitter.stdout[-2000:] + submitter.stderr[-2000:]
+    assert cluster.client().get_job_status(job_id) == JobStatus.SUCCEEDED
+    ran = [line.split("|", 1) for line in (shims / "steps.log").read_text().splitlines()]
+    assert [where for where, _ in ran] == [cluster.address] * len(ran), f"{name}: a step ran outside the job: {ran}"
+    assert [args.split() for _, args in ran] == [step[1:] for step in rayjob_steps(name)]
 
 
 def generate_fonts_with_a_fault(cluster: LocalCluster, out: Path, home: Path, on_node: str | None = None):

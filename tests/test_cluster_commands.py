@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
+from kuberay_jobs import RAY_JOBS, SHELL_OPERATORS, rayjob_steps
 
 import zsdist.cli
 import zsdist.pipelines.cadavae_study
@@ -26,8 +26,6 @@ from datagen.errors import UserInputError
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = ROOT / "cluster"
 IMAGE_ROOT = re.findall(r"^WORKDIR\s+(\S+)", (CLUSTER / "Dockerfile").read_text(), re.MULTILINE)[-1]
-RAY_JOBS = {path.name: doc for path in sorted((CLUSTER / "kuberay").glob("*.y*ml"))
-            for doc in yaml.safe_load_all(path.read_text()) if doc and doc.get("kind") == "RayJob"}
 README = (CLUSTER / "README.md").read_text()
 # `submit python ...` at the start of a line, with its `\`-continued lines, less a trailing comment.
 README_COMMANDS = {f"README.md:{README.count(chr(10), 0, m.start()) + 1}": m[1].replace("\\\n", " ")
@@ -86,15 +84,12 @@ def _parse_command(tokens: list[str], where: str, home: str, monkeypatch) -> lis
     return reached
 
 
-def _steps(entrypoint: str) -> list[list[str]]:
-    """A RayJob entrypoint is a shell line: steps joined by &&."""
-    steps = [[]]
-    for token in shlex.split(entrypoint):
-        if token == "&&":
-            steps.append([])
-        else:
-            steps[-1].append(token)
-    return steps
+@pytest.mark.parametrize("name", sorted(RAY_JOBS))
+def test_rayjob_entrypoints_are_one_command(name):
+    # KubeRay pastes the entrypoint unquoted into a bash line after `ray job submit ... --`: a shell
+    # operator there ends the submit, and what follows it runs in the submitter pod, not in the job.
+    tokens = list(shlex.shlex(RAY_JOBS[name]["spec"]["entrypoint"], posix=True, punctuation_chars=True))
+    assert not SHELL_OPERATORS & set(tokens), f"{name}: its entrypoint is several commands; wrap them in bash -c '...'"
 
 
 @pytest.mark.parametrize("name", sorted(RAY_JOBS))
@@ -102,7 +97,7 @@ def test_rayjob_entrypoints_run_real_jobs_with_accepted_arguments(name, monkeypa
     spec = RAY_JOBS[name]["spec"]
     head = spec["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
     home = next(e["value"] for e in head["env"] if e["name"] == "ZSDIST_HOME")
-    for step in _steps(spec["entrypoint"]):
+    for step in rayjob_steps(name):
         for args, cfg in _parse_command(step, name, home, monkeypatch):
             for value in (getattr(args, "out", ""), getattr(cfg, "data", ""), getattr(cfg, "out", "")):
                 if value:
