@@ -28,6 +28,7 @@ from datagen.storage import location
 from zsdist import tracking
 from zsdist.config import flatten, from_dict, to_dict
 from zsdist.data.features import FeatureDataset, read_feature_dataset
+from zsdist.data.kinds import require_kind
 from zsdist.data.zsl_roles import Roles, local_class_ids, roles
 from zsdist.eval.cadavae_scores import scores
 from zsdist.eval.eszsl import ESZSLConfig, choose_regularisers, eszsl_scores
@@ -75,6 +76,7 @@ def train(cfg: CADAVAETrainConfig, *, parent_run_id: str | None = None,
     if not cfg.data:
         raise ConfigError("no dataset given: pass --data DIR (made by `zsdist datagen xlsa17 --out DIR`)")
     data_dir = location(cfg.data)
+    require_kind(data_dir, "features", "zsdist train cadavae")
     data = read_feature_dataset(data_dir)
     dims = {"feature_dim": data.features.shape[1], "attribute_dim": data.attributes.shape[1]}
     cfg = replace(cfg, data=str(data_dir), storage_path=str(storage_root(cfg.storage_path)),
@@ -121,7 +123,9 @@ def evaluate(cfg: CADAVAEEvalConfig) -> dict[str, float]:
     if cfg.split == "validation" and trained.validation != "pseudo_unseen":
         raise ConfigError(f"run '{cfg.run_name}' was trained with validation={trained.validation}: "
                           "train with --validation pseudo_unseen to evaluate --split validation")
-    data = read_feature_dataset(location(cfg.data or trained.data))
+    data_dir = location(cfg.data or trained.data)
+    require_kind(data_dir, "features", "zsdist eval cadavae")
+    data = read_feature_dataset(data_dir)
     model = CADAVAE(trained.model)
     model.load_state_dict(state["model"])
     model.eval()

@@ -41,6 +41,7 @@ from zsdist.config import to_dict
 from zsdist.data.features import FORMAT, write_feature_dataset
 from zsdist.data.font_attributes import font_attributes
 from zsdist.data.fonts import FontsSelection, box_downscale, downscale_factor, read_fonts_table, selected_files
+from zsdist.data.kinds import require_kind
 from zsdist.data.xlsa17 import apply_min_max, fit_min_max
 from zsdist.models.font_backbone import FontBackbone, FontBackboneConfig, to_model_input
 from zsdist.workspace import default_dataset_dir
@@ -100,6 +101,7 @@ def build_fonts_zsl(cfg: FontsZSLConfig) -> FontsZSLReport:
     start = time.perf_counter()
     if not cfg.data:
         raise ConfigError("data is empty: pass --data FONTS_DIR, a dataset made by `zsdist datagen fonts`")
+    require_kind(cfg.data, "fonts", "zsdist datagen fontszsl")
     out = location(cfg.out) if cfg.out else default_dataset_dir("fonts-zsl")
     fonts_manifest = read_manifest(cfg.data, dataset="fonts")
     request = _request(cfg, fonts_manifest)

@@ -17,6 +17,7 @@ from zsdist import tracking
 from zsdist.config import flatten, to_dict
 from zsdist.data.fonts import downscale_factor
 from zsdist.data.heldout import held_out_pairs
+from zsdist.data.kinds import require_kind
 from zsdist.eval.gzsnet_eval import HEADLINE, SynthesisEvalConfig, evaluate_checkpoint
 from zsdist.models.gzsnet import GZSNet, with_attributes
 from zsdist.train.checkpoint import load_state, result_checkpoint, run_checkpoint, storage_root
@@ -56,6 +57,7 @@ def train(cfg: GZSNetTrainConfig, *, parent_run_id: str | None = None,
     if not cfg.data:
         raise ConfigError("no dataset given: pass --data DIR (made by `zsdist datagen fonts --out DIR`)")
     data_dir = location(cfg.data)
+    require_kind(data_dir, "fonts", "zsdist train gzsnet")
     dataset_files(data_dir, dataset="fonts")  # every shard is there and whole
     description = read_spec(data_dir, dataset="fonts")
     if set(description.get("attributes", ())) != set(ATTRIBUTES):
@@ -98,6 +100,7 @@ def evaluate(cfg: GZSNetEvalConfig) -> tuple[str, dict[str, float], Path]:
     checkpoint = run_checkpoint(cfg.storage_path, cfg.run_name, train_command="zsdist train gzsnet")
     trained_on = load_state(checkpoint)["config"]
     data_dir = location(cfg.data or trained_on["data"])
+    require_kind(data_dir, "fonts", "zsdist eval gzsnet")
     out_dir = Path(cfg.out).expanduser().resolve() if cfg.out else default_eval_dir(cfg.run_name)
     metrics, artifacts = evaluate_checkpoint(checkpoint, data_dir, out_dir, cfg.synthesis)
     run_id = tracking.start_or_resume_run(cfg.experiment, cfg.run_name, trained_on, flatten(trained_on))

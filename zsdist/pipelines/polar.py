@@ -16,6 +16,7 @@ from datagen.spec.polar import PolarSpec
 from datagen.storage import location
 from zsdist import tracking
 from zsdist.config import flatten, to_dict
+from zsdist.data.kinds import require_kind
 from zsdist.data.polar import dataset_resolution, training_dataset
 from zsdist.eval.polar_vae_eval import HEADLINE, evaluate_checkpoint
 from zsdist.train.checkpoint import load_state, result_checkpoint, run_checkpoint, storage_root
@@ -66,6 +67,7 @@ def train(cfg: PolarTrainConfig, *, parent_run_id: str | None = None,
     if not cfg.data:
         raise ConfigError("no dataset given: pass --data DIR (made by `zsdist datagen polar --out DIR`)")
     data_dir = location(cfg.data)
+    require_kind(data_dir, "polar", "zsdist train polar-vae")
     cfg = replace(cfg, data=str(data_dir), storage_path=str(storage_root(cfg.storage_path)))
     resolution = dataset_resolution(data_dir)  # also checks that the shards are all there
     cfg.model.check_resolution(resolution)
@@ -95,6 +97,7 @@ def evaluate(cfg: PolarEvalConfig) -> tuple[str, dict[str, float], Path]:
     checkpoint = run_checkpoint(cfg.storage_path, cfg.run_name, train_command="zsdist train polar-vae")
     trained_on = load_state(checkpoint)["config"]
     data_dir = location(cfg.data or trained_on["data"])
+    require_kind(data_dir, "polar", "zsdist eval polar-vae")
     out_dir = Path(cfg.out).expanduser().resolve() if cfg.out else default_eval_dir(cfg.run_name)
     metrics, artifacts = evaluate_checkpoint(checkpoint, data_dir, out_dir)
     run_id = tracking.start_or_resume_run(cfg.experiment, cfg.run_name, trained_on, flatten(trained_on))

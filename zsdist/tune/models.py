@@ -73,6 +73,7 @@ class Searchable:
     config: type
     metric: str  # reported by the training loop every epoch (validate_every=1)
     mode: str
+    dataset_kind: str  # what --data must hold (zsdist/data/kinds.py)
     train: Callable[..., Any]  # the pipeline's train(cfg, *, parent_run_id, callbacks)
     trial_overrides: dict[str, Any]  # what every trial sets so its loop reports the metric
     rerun: Callable[[Any, int, str], dict[str, float]]  # (best config, seeds, run name) -> mean/std on test
@@ -127,12 +128,14 @@ def rerun_gzsnet(best: GZSNetTuneConfig, seeds: int, run_name: str) -> dict[str,
 
 
 SEARCHABLE = {
-    "cadavae": Searchable(name="cadavae", config=CADAVAETuneConfig, metric="val/H", mode="max", train=cadavae.train,
+    "cadavae": Searchable(name="cadavae", config=CADAVAETuneConfig, metric="val/H", mode="max", dataset_kind="features",
+                          train=cadavae.train,
                           trial_overrides={"validation": "pseudo_unseen", "validate_every": 1}, rerun=rerun_cadavae),
-    "gzsnet": Searchable(name="gzsnet", config=GZSNetTuneConfig, metric="val/psnr", mode="max", train=gzsnet.train,
+    "gzsnet": Searchable(name="gzsnet", config=GZSNetTuneConfig, metric="val/psnr", mode="max", dataset_kind="fonts",
+                         train=gzsnet.train,
                          trial_overrides={"validate_every": 1}, rerun=rerun_gzsnet),
     "polar-vae": Searchable(name="polar-vae", config=PolarTuneConfig, metric="val/hole_mse", mode="min",
-                            train=polar.train, trial_overrides={"validate_every": 1}, rerun=rerun_polar),
+                            dataset_kind="polar", train=polar.train, trial_overrides={"validate_every": 1}, rerun=rerun_polar),
 }
 
 

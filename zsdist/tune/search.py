@@ -33,6 +33,7 @@ from datagen.ray_setup import init_ray
 from datagen.storage import location
 from zsdist import tracking
 from zsdist.config import flatten, from_dict, to_dict
+from zsdist.data.kinds import require_kind
 from zsdist.train.checkpoint import latest_checkpoint, storage_root
 from zsdist.tune.models import SEARCHABLE, Searchable, finish_trial_run
 from zsdist.tune.space import apply_params, load_space, param_space, searched
@@ -100,6 +101,7 @@ def run_search(model: str, cfg: Any, *, resume: bool = False) -> SearchResult:
     searchable = SEARCHABLE[model]
     if not cfg.data:
         raise ConfigError(f"no dataset given: pass --data DIR (as for `zsdist train {model}`)")
+    require_kind(cfg.data, searchable.dataset_kind, f"zsdist tune {model}")
     name = cfg.search.name or f"{model}-search"
     cfg = replace(cfg, data=str(location(cfg.data)),
                   storage_path=str(storage_root(cfg.storage_path)), search=replace(cfg.search, name=name))
