@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from datagen.errors import ConfigError, DataError
-from zsdist.compare import CompareConfig, compare_runs, format_table, plot_comparison
+from zsdist.compare import CompareConfig, compare_runs, format_table, metric_mode, plot_comparison
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # name: (lr, latent_dim, val/H history by step, status); t2's best value is not its latest
@@ -109,6 +109,43 @@ def test_experiment_lists_every_run_and_the_params_that_differ(store):
                                                      "t3"]
     assert comparison.params == ("decorrelation", "lr", "model.latent_dim")  # epochs is the same everywhere
     assert compare_runs(CompareConfig(experiment="zsl")).metric == "train/loss"  # the first metric by name
+
+
+def test_an_experiment_sorts_by_its_models_headline_eval_metric_in_its_direction(mlflow_uri):
+    client = MlflowClient(mlflow_uri)
+    polar = client.create_experiment("polar-vae")
+    for name, beta, inside, outside in [("a", "1.0", 0.05, 0.01), ("b", "4.0", 0.02, 0.03), ("c", "0.5", 0.09, 0.02)]:
+        metrics = {"loss": [90.0, 80.0], "eval/mse_inside": [inside], "eval/mse_outside": [outside],
+                   "eval/nn_mse_inside": [0.04], "eval/mse_inside_minus_nn": [inside - 0.04], "eval/dice_inside": [0.5]}
+        _log_run(client, polar, name, {"beta": beta}, metrics)
+    comparison = compare_runs(CompareConfig(experiment="polar-vae"))  # no flags
+    assert (comparison.metric, comparison.mode) == ("eval/mse_inside", "min")  # an error: lowest first
+    assert [row.name for row in comparison.rows] == ["b", "a", "c"]
+    assert comparison.params == ("beta",)
+    assert comparison.metrics == ("eval/mse_inside", "eval/mse_outside", "eval/nn_mse_inside",
+                                  "eval/mse_inside_minus_nn")
+    assert format_table(comparison).splitlines()[2] == (
+        "| # | run | status | beta | eval/mse_inside | eval/mse_outside | eval/nn_mse_inside "
+        "| eval/mse_inside_minus_nn |")
+    assert [row.name for row in compare_runs(CompareConfig(experiment="polar-vae", mode="max")).rows] == ["c", "a", "b"]
+
+    zsl = client.create_experiment("cadavae")
+    for name, h in [("x", 0.4), ("y", 0.6)]:
+        _log_run(client, zsl, name, {"seed": name}, {"loss": [1.0], "eval/H": [h], "eval/S": [0.7], "eval/U": [h]})
+    comparison = compare_runs(CompareConfig(experiment="cadavae"))
+    assert (comparison.metric, comparison.mode, [r.name for r in comparison.rows]) == ("eval/H", "max", ["y", "x"])
+    assert comparison.metrics[:3] == ("eval/H", "eval/S", "eval/U")
+
+
+@pytest.mark.parametrize(("metric", "mode"), [
+    ("eval/mse_inside", "min"), ("eval/mse_inside_minus_nn", "min"), ("val/hole_mse", "min"), ("loss", "min"),
+    ("train/loss", "min"), ("eval/nn/mse", "min"), ("kl", "min"), ("epoch_seconds", "min"),
+    ("eval/gzsnet/psnr", "max"), ("eval/gzsnet_minus_ae_ds/psnr_db", "max"), ("eval/H", "max"), ("val/S", "max"),
+    ("eval/dice_inside", "max"), ("eval/latent_r2_mean_inside", "max"), ("images_per_s", "max"),
+    ("eval/zsl_accuracy", "max"),
+])
+def test_errors_ascend_and_scores_descend(metric, mode):
+    assert metric_mode(metric) == mode
 
 
 def test_plot_writes_a_png_with_one_scatter_per_param(store, tmp_path, monkeypatch):

@@ -27,3 +27,11 @@ def test_a_run_left_without_params_by_a_killed_process_gets_them_when_resumed(ml
     tracking.start_or_resume_run("train", "r", {"epochs": 6, "lr": 0.1}, {"epochs": 6, "lr": 0.1, "seed": 1})
     assert client.get_run(run_id).data.params == {"epochs": "4", "lr": "0.1", "seed": "1"}
     assert config_of(client, run_id, tmp_path / "resumed") == {"epochs": 4, "lr": 0.1}
+
+
+def test_a_tracking_server_is_opened_at_its_own_address(monkeypatch, tmp_path):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://zsdist:secret@127.0.0.1:5000")
+    assert tracking.ui_hint() == "open http://127.0.0.1:5000 in a browser (the tracking server's UI)"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert tracking.ui_hint() == (f"mlflow ui --backend-store-uri sqlite:///{tmp_path / 'mlflow.db'} "
+                                  "--host 127.0.0.1 --port 5000")

@@ -3,6 +3,8 @@
 A search is a parent run found by its zsdist run name; its trials are the runs whose MLflow tag
 `mlflow.parentRunId` names it. The parent's tags `zsdist.search_metric`, `zsdist.search_mode` and
 `zsdist.searched_params` (written by zsdist.tune) give the default sort metric, order and columns.
+Without a search, runs are sorted by their model's headline evaluation metric (HEADLINE_METRICS),
+and the direction follows the metric: errors and losses ascend, scores descend (metric_mode).
 The same code reads the local SQLite store and a tracking server (MLFLOW_TRACKING_URI), since both
 are reached through MlflowClient(tracking_uri()).
 """
@@ -28,14 +30,29 @@ SEARCH_METRIC_TAG = "zsdist.search_metric"
 SEARCH_MODE_TAG = "zsdist.search_mode"
 SEARCHED_PARAMS_TAG = "zsdist.searched_params"
 EXTRA_METRICS = 3  # metric columns shown beside the sort metric
+# Each model's headline evaluation metrics as `zsdist eval` logs them; the first is the default sort
+# key of an experiment whose runs logged it, the others are the columns beside it.
+HEADLINE_METRICS = (
+    ("eval/mse_inside", "eval/mse_outside", "eval/nn_mse_inside", "eval/mse_inside_minus_nn"),  # polar-vae
+    ("eval/gzsnet/psnr", "eval/ae_ds/psnr", "eval/nn/psnr", "eval/gzsnet/ssim"),  # gzsnet
+    ("eval/H", "eval/S", "eval/U", "eval/zsl_accuracy"),  # cadavae
+)
+# A metric whose name has one of these words (between / or _) is better when lower.
+_LOWER_IS_BETTER = re.compile(r"(?:^|[/_])(?:mse|rmse|mae|loss|error|nll|kl|recon|reconstruction|distance|seconds|"
+                              r"time)(?:[/_]|$)")
+
+
+def metric_mode(metric: str) -> str:
+    """"min" for errors and losses (eval/mse_inside, val/hole_mse, train/loss), else "max" (scores)."""
+    return "min" if _LOWER_IS_BETTER.search(metric) else "max"
 
 
 @dataclass(kw_only=True)
 class CompareConfig:
     experiment: str = ""  # required: the MLflow experiment the runs were logged to
     search: str = ""  # a search's run name: compare its trials only; empty = every run of the experiment
-    metric: str = ""  # sort key; empty = the search's metric, else the alphabetically first metric logged
-    mode: Literal["", "max", "min"] = ""  # empty = the search's mode, else max
+    metric: str = ""  # sort key; empty = the search's, else the headline eval metric, else the first by name
+    mode: Literal["", "max", "min"] = ""  # empty = the search's, else min for errors and losses, max for scores
     params: tuple[str, ...] = ()  # columns; empty = the search's params, else the params that differ
     plot: str = ""  # PNG path for the metric-vs-param scatter; empty = no plot
     max_runs: int = 50  # rows shown, best first
@@ -99,7 +116,8 @@ def compare_runs(cfg: CompareConfig) -> Comparison:
     metric_counts = Counter(k for row in rows for k in row.metrics)
     if not metric_counts:
         raise DataError(f"the {len(rows)} runs of {title} have logged no metrics yet: compare them once they have")
-    metric = cfg.metric or tags.get(SEARCH_METRIC_TAG) or min(metric_counts)
+    headline = next((group[0] for group in HEADLINE_METRICS if group[0] in metric_counts), None)
+    metric = cfg.metric or tags.get(SEARCH_METRIC_TAG) or headline or min(metric_counts)
     if metric not in metric_counts:
         raise ConfigError(f"metric '{metric}' is logged by none of the {len(rows)} runs of {title}: metrics are "
                           f"{_listed(metric_counts)} (pass one with --metric)")
@@ -110,11 +128,14 @@ def compare_runs(cfg: CompareConfig) -> Comparison:
         raise ConfigError(f"param '{missing[0]}' is logged by none of the {len(rows)} runs of {title}: params are "
                           f"{_listed(logged)} (pass them with --params a,b)")
 
-    # Beside the sort metric: its siblings first (val/S, val/U beside val/H), then the most common.
+    # Beside the sort metric: the rest of its model's headline metrics; else its siblings first
+    # (val/S, val/U beside val/H), then the most common.
+    group = next((g for g in HEADLINE_METRICS if metric in g), ())
     prefix = metric.rpartition("/")[0]
     others = sorted((k for k in metric_counts if k != metric),
-                    key=lambda k: (k.rpartition("/")[0] != prefix, -metric_counts[k], k))
-    mode = cfg.mode or tags.get(SEARCH_MODE_TAG) or "max"
+                    key=lambda k: (k not in group, group.index(k) if k in group else 0,
+                                   k.rpartition("/")[0] != prefix, -metric_counts[k], k))
+    mode = cfg.mode or tags.get(SEARCH_MODE_TAG) or metric_mode(metric)
     sign = -1.0 if mode == "max" else 1.0
     rows.sort(key=lambda row: (not _has(row, metric), sign * row.metrics[metric] if _has(row, metric) else 0.0,
                                row.name))
@@ -222,4 +243,4 @@ def _listed(names) -> str:
 
 
 def _where() -> str:
-    return re.sub(r"//[^/@]*@", "//", tracking.tracking_uri())  # never print a password from the URI
+    return tracking.display_uri()

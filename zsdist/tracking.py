@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -127,5 +128,14 @@ def finish_run(run_id: str, status: str = "FINISHED") -> None:
 
 
 def ui_hint() -> str:
-    """The command that opens the MLflow UI on this run's store, bound to loopback."""
-    return f"mlflow ui --backend-store-uri {tracking_uri()} --host 127.0.0.1 --port 5000"
+    """How to see the runs: a tracking server is its own UI (open its address); a local store needs
+    `mlflow ui`, bound to loopback."""
+    uri = tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        return f"open {display_uri()} in a browser (the tracking server's UI)"
+    return f"mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000"
+
+
+def display_uri() -> str:
+    """The tracking URI as it may be printed: without a password in it."""
+    return re.sub(r"//[^/@]*@", "//", tracking_uri())

@@ -41,6 +41,7 @@ def run_demo(cfg: PolarTrainConfig) -> dict[str, float]:
         run_name=cfg.run_name, experiment=cfg.experiment, storage_path=cfg.storage_path))
     print(polar.headline(metrics))
     print(f"\nResults: {out_dir} (metrics.json, transect_P*.png, latent_scatter.png, mse_by_distance.png)")
-    print(f"MLflow run {run_id} in experiment '{cfg.experiment}' at {tracking.tracking_uri()}")
-    print(f"Open it with: {tracking.ui_hint()}")
+    print(f"MLflow run {run_id} in experiment '{cfg.experiment}' at {tracking.display_uri()}")
+    print(f"See it: {tracking.ui_hint()}")
+    print(f"Compare runs: zsdist compare --experiment {cfg.experiment}")
     return metrics
