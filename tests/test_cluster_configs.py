@@ -200,3 +200,21 @@ def test_readme_heads_bind_loopback_and_link_the_mlflow_guide():
     for line in re.findall(r"^.*\bray start --head.*$", text, re.MULTILINE):
         assert "--dashboard-host 127.0.0.1" in line, line
     assert "(mlflow-server.md)" in text
+
+
+def _pip_installs(script: str) -> list[tuple[str, bool]]:
+    """(what, with constraints.txt) of each `pip install` in a shell script or Dockerfile, in order."""
+    installs = []
+    for command in re.findall(r"pip install\b(.*?)(?:&&|$)", script.replace("\\\n", " "), re.MULTILINE):
+        what = ("torch" if "torch==" in command else "fonts" if "datagen/fonts/requirements.txt" in command
+                else "project" if re.search(r"""(^|\s)(-e\s+)?['"]?\.(\[|['"\s]|$)""", command) else None)
+        if what:
+            installs.append((what, "-c constraints.txt" in command))
+    return installs
+
+
+def test_install_sh_and_the_image_install_in_the_same_order_with_constraints():
+    local = _pip_installs((ROOT / "scripts" / "install.sh").read_text())
+    image = _pip_installs(DOCKERFILE)
+    assert [what for what, _ in local] == [what for what, _ in image] == ["torch", "fonts", "project"]
+    assert all(constrained for what, constrained in local + image if what != "torch"), (local, image)
