@@ -29,7 +29,7 @@ from PIL import Image, ImageDraw
 
 from datagen.fonts_manifest import load_manifest, locate_fonts
 from datagen.png import PNG_COMPRESS_LEVEL
-from datagen.render.fonts import FONTS_FEATURES, GlyphRenderer, render_block
+from datagen.render.fonts import GlyphRenderer, fonts_features, render_block
 from datagen.shards import write_shard
 from datagen.spec.fonts import FontsSpec, decode_index, shard_blocks
 
@@ -53,10 +53,10 @@ def baseline(spec: FontsSpec, glyphs: GlyphRenderer, images: int) -> tuple[float
     return images / (time.perf_counter() - start), float(np.mean(sizes))
 
 
-def parquet_bytes(table: pa.Table) -> int:
+def parquet_bytes(table: pa.Table, features: dict) -> int:
     """The shard's size as datagen.shards.write_shard writes it (into a throwaway directory)."""
     with tempfile.TemporaryDirectory() as tmp:
-        return write_shard(table, tmp, 0, 1, spec_json="{}", fingerprint="", features=FONTS_FEATURES).bytes
+        return write_shard(table, tmp, 0, 1, spec_json="{}", fingerprint="", features=features).bytes
 
 
 def main() -> None:
@@ -70,6 +70,7 @@ def main() -> None:
     spec = FontsSpec()
     entries = load_manifest()
     fonts = [(path, entry.instance or None) for path, entry in zip(locate_fonts(entries), entries)]
+    features = fonts_features(spec, entries)
     glyphs = GlyphRenderer(spec, fonts)
     start = time.perf_counter()
     for font in range(len(spec.font_ids)):
@@ -90,7 +91,7 @@ def main() -> None:
     for table in tables:
         rendered += table.num_rows
         png_bytes += pc.sum(pc.binary_length(table["image"].combine_chunks().field("bytes"))).as_py()
-        parquet += parquet_bytes(table)
+        parquet += parquet_bytes(table, features)
     write_seconds = time.perf_counter() - start
     rate = rendered / seconds
     print(f"(b) palette: {len(chosen)} shards, {rendered} images, {rate:.0f} images/s, "

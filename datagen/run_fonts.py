@@ -16,7 +16,7 @@ from pathlib import Path
 from datagen import GENERATOR_VERSION
 from datagen.errors import ConfigError
 from datagen.fonts_manifest import FontEntry, font_metadata, load_manifest, locate_fonts, verify_fonts
-from datagen.render.fonts import FONTS_FEATURES, FontRef, GlyphRenderer, render_block
+from datagen.render.fonts import ATTRIBUTE_TYPE, FontRef, GlyphRenderer, fonts_features, render_block
 from datagen.run import GenerationReport, RenderShard, generate_shards
 from datagen.spec.fonts import Block, FontsSpec, attribute_values, shard_blocks
 
@@ -31,9 +31,14 @@ def select_fonts(spec: FontsSpec, entries: list[FontEntry]) -> list[FontEntry]:
 
 
 def description(spec: FontsSpec, fonts: list[FontEntry]) -> str:
-    """The dataset's self-description stored with every shard (canonical JSON)."""
+    """The dataset's self-description stored with every shard (canonical JSON).
+
+    It names the attribute columns' type, so shards written before they became int64 (for their
+    Hugging Face ClassLabels) are told apart from today's by the fingerprint, and never mixed.
+    """
     return json.dumps(
-        {"spec": spec.to_dict(), "attributes": attribute_values(spec), "fonts": font_metadata(fonts)},
+        {"spec": spec.to_dict(), "attributes": attribute_values(spec), "fonts": font_metadata(fonts),
+         "attribute_type": str(ATTRIBUTE_TYPE)},
         sort_keys=True, separators=(",", ":"),
     )
 
@@ -73,7 +78,7 @@ def generate_fonts(
         out_dir=out_dir,
         spec_json=described,
         fingerprint=hashlib.sha256(f"{GENERATOR_VERSION}\n{described}".encode()).hexdigest(),
-        features=FONTS_FEATURES,
+        features=fonts_features(spec, fonts),
         num_workers=num_workers,
         progress=progress,
     )

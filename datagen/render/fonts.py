@@ -28,6 +28,7 @@ PIL's .convert("RGB") of any stored image gives exactly expected_rgb(mask, fg, b
 import math
 import struct
 import zlib
+from collections import Counter
 from collections.abc import Sequence
 from itertools import product
 from pathlib import Path
@@ -38,7 +39,7 @@ import pyarrow.compute as pc
 from PIL import Image, ImageDraw, ImageFont
 
 from datagen.errors import ConfigError
-from datagen.fonts_manifest import load_pil_font
+from datagen.fonts_manifest import FontEntry, load_pil_font
 from datagen.png import PNG_COMPRESS_LEVEL
 from datagen.render.polar import IMAGE_TYPE
 from datagen.spec.fonts import ATTRIBUTES, LETTERS, RENDER_SIZE, Block, FontsSpec, global_index
@@ -47,16 +48,46 @@ from datagen.spec.fonts import ATTRIBUTES, LETTERS, RENDER_SIZE, Block, FontsSpe
 FontRef = tuple[Path, str | None]
 
 FONTS_COLUMNS = ("image", "index", *ATTRIBUTES, "blank")
-FONTS_FEATURES = {
-    "image": {"_type": "Image"},
-    "index": {"dtype": "int64", "_type": "Value"},
-    **{name: {"dtype": "int16", "_type": "Value"} for name in ATTRIBUTES},
-    "blank": {"dtype": "bool", "_type": "Value"},
-}
+# The attribute columns are int64 although int16 would hold them: `datasets` keeps a ClassLabel of
+# the schema metadata only on a column of its storage type, int64, and silently reads any other
+# integer column as a bare Value, losing the names (datasets 5.2, Features.from_arrow_schema).
+ATTRIBUTE_TYPE = pa.int64()
 # Em size at which glyph boxes are measured for the sizing rule: large enough that their whole-pixel
 # bounds measure the outlines to 0.1%.
 REFERENCE_EM = 1000
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def font_names(fonts: Sequence[FontEntry]) -> list[str]:
+    """Distinct readable names of fonts: the family, widened where the family repeats among them.
+
+    A repeated family becomes "family instance-or-style"; should that repeat too, "family (file)",
+    which the manifest keeps unique.
+    """
+    names = [entry.family for entry in fonts]
+    for widen in (lambda entry: f"{entry.family} {entry.instance or entry.style}".strip(),
+                  lambda entry: f"{entry.family} ({entry.file_name})"):
+        repeated = {name for name, count in Counter(names).items() if count > 1}
+        names = [widen(entry) if name in repeated else name for name, entry in zip(names, fonts)]
+    return names
+
+
+def fonts_features(spec: FontsSpec, fonts: Sequence[FontEntry]) -> dict:
+    """The Hugging Face features of the spec's shards: every attribute a ClassLabel of its value names.
+
+    fonts: the manifest entries of spec.font_ids, in that order. The dict is what
+    datasets.Features.to_dict() gives, so `datasets` hands the names back as ds.features[...].names.
+    """
+    if len(fonts) != len(spec.font_ids):
+        raise ConfigError(f"{len(fonts)} fonts given for the spec's {len(spec.font_ids)} font_ids: "
+                          "pass the manifest entry of every font id, in font_ids order")
+    names = (list(spec.letters), spec.size_names, spec.colour_names, spec.colour_names, font_names(fonts))
+    return {
+        "image": {"_type": "Image"},
+        "index": {"dtype": "int64", "_type": "Value"},
+        **{name: {"names": list(values), "_type": "ClassLabel"} for name, values in zip(ATTRIBUTES, names)},
+        "blank": {"dtype": "bool", "_type": "Value"},
+    }
 
 
 def _union_box(font: ImageFont.FreeTypeFont) -> tuple[float, int, int]:
@@ -202,8 +233,7 @@ def render_block(spec: FontsSpec, glyphs: GlyphRenderer, block: Block) -> pa.Tab
     columns = {
         "image": pa.StructArray.from_arrays([images, paths], fields=list(IMAGE_TYPE)),
         "index": index,
-        **{name: pa.array(values.astype(np.int16))
-           for name, values in zip(ATTRIBUTES, (letter, size, fg, bg, font))},
+        **{name: pa.array(values, ATTRIBUTE_TYPE) for name, values in zip(ATTRIBUTES, (letter, size, fg, bg, font))},
         "blank": pa.array(fg == bg),
     }
     return pa.table(columns)

@@ -2,7 +2,7 @@
 
 A dataset directory holds
 - shard-{i:05d}-of-{n:05d}.parquet: one row per image, `feature` (fixed-size list<float32>[D]),
-  `label` (int32 position in classes.parquet) and `split` ("trainval", "test_seen", "test_unseen");
+  `label` (int64 position in classes.parquet) and `split` ("trainval", "test_seen", "test_unseen");
 - classes.parquet: one row per class, `name`, `attribute` (fixed-size list<float32>[d]) and `seen`
   (the class has trainval images);
 - _manifest.json: the description (name, dims, counts, scaling, source, content hash) and the files;
@@ -76,7 +76,7 @@ def write_feature_dataset(
     `scaling` (JSON-able) and `source` (where the data came from) go into the manifest as given.
     """
     features = np.ascontiguousarray(features, dtype=np.float32)
-    labels, splits = np.asarray(labels).astype(np.int32), np.asarray(splits).astype(str)
+    labels, splits = np.asarray(labels).astype(np.int64), np.asarray(splits).astype(str)
     attributes = np.ascontiguousarray(attributes, dtype=np.float32)
     class_names = [str(class_name) for class_name in class_names]
     seen = _check_rows(features, labels, splits, class_names, attributes)
@@ -112,7 +112,8 @@ def write_feature_dataset(
     (out_dir / MANIFEST_NAME).unlink(missing_ok=True)
 
     fingerprint = hashlib.sha256(spec_json.encode()).hexdigest()
-    shard_args = {"spec_json": spec_json, "fingerprint": fingerprint, "features": _hf_features(features.shape[1])}
+    shard_args = {"spec_json": spec_json, "fingerprint": fingerprint,
+                  "features": _hf_features(features.shape[1], class_names)}
     count, shards = -(-len(labels) // rows_per_shard), []
     for index, start in enumerate(range(0, len(labels), rows_per_shard)):
         rows = slice(start, start + rows_per_shard)
@@ -263,12 +264,18 @@ def _read_table(path: Path | RemotePath, file: dict, columns: dict[str, int | No
     return table
 
 
-def _hf_features(dim: int) -> dict:
-    """The rows' Hugging Face features (`datasets` reads them; "Sequence" is understood by datasets 3 to 5)."""
+def _hf_features(dim: int, class_names: list[str]) -> dict:
+    """The rows' Hugging Face features (`datasets` reads them; "Sequence" is understood by datasets 3 to 5).
+
+    `label` is a ClassLabel of the class names, which `datasets` keeps only on an int64 column (its
+    storage type; any other integer column loads as a bare Value). `split` stays a string Value: a
+    ClassLabel there would be dropped the same way on the stored string column, and the string
+    already names its split.
+    """
     item = {"dtype": "float32", "_type": "Value"}
     return {
         "feature": {"feature": item, "length": dim, "_type": "Sequence"},
-        "label": {"dtype": "int32", "_type": "Value"},
+        "label": {"names": class_names, "_type": "ClassLabel"},
         "split": {"dtype": "string", "_type": "Value"},
     }
 
