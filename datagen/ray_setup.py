@@ -4,8 +4,11 @@ It lives in datagen, the lower of the two packages, because both datagen and zsd
 """
 
 import os
+import socket
 
 import ray
+
+from datagen.errors import UserInputError
 
 # Ray Train's controller collects each worker's report when it polls its workers, every 2 s by
 # default, and a worker's next report waits for the previous one to be collected: a run of short
@@ -13,6 +16,10 @@ import ray
 # after its last epoch. A local cluster polls every 0.25 s instead (a test of 4 tiny epochs ran in
 # 39 s instead of 52 s); set the variable yourself on a cluster's nodes (cluster/README.md).
 TRAIN_POLL_ENV, LOCAL_TRAIN_POLL_S = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.25"
+# The GCS address (host:port) of the cluster a user means. When another Ray already holds a port that
+# `ray start` asked for, it prints a bind error but exits 0, and `ray job submit` to that port reaches
+# the other cluster; a job whose runtime env names its cluster here then stops with one line instead.
+CLUSTER_ENV = "ZSDIST_RAY_CLUSTER"
 
 
 def init_ray(*, num_cpus: int | None = None, object_store_memory: int | None = None) -> None:
@@ -21,12 +28,13 @@ def init_ray(*, num_cpus: int | None = None, object_store_memory: int | None = N
     Without RAY_ADDRESS a local cluster starts in this process, bound to 127.0.0.1 with the
     dashboard on loopback (it also silences the State API warnings Ray Train prints without it).
     With RAY_ADDRESS (a `ray job submit` driver, or a user pointing at a cluster) Ray joins it and
-    the resource arguments are ignored.
+    the resource arguments are ignored; with ZSDIST_RAY_CLUSTER too, it must be that cluster.
     """
     if ray.is_initialized():
         return
     if os.environ.get("RAY_ADDRESS"):
-        ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=True)
+        context = ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=True)
+        check_cluster(context.address_info["gcs_address"])
         return
     os.environ.setdefault(TRAIN_POLL_ENV, LOCAL_TRAIN_POLL_S)  # inherited by the local cluster's processes
     ray.init(
@@ -36,3 +44,24 @@ def init_ray(*, num_cpus: int | None = None, object_store_memory: int | None = N
         dashboard_host="127.0.0.1",
         log_to_driver=True,
     )
+
+
+def check_cluster(joined: str) -> None:
+    """UserInputError unless the cluster joined (its GCS host:port) is the one ZSDIST_RAY_CLUSTER names."""
+    named = os.environ.get(CLUSTER_ENV, "")
+    if named and _endpoint(named) != _endpoint(joined):
+        ray.shutdown()
+        raise UserInputError(
+            f"this process joined the Ray cluster at {joined}, not the one at {named} that {CLUSTER_ENV} names: "
+            "another Ray on that machine holds a port your head asked for (`ray start` warns and goes on); "
+            "restart your head with free --port and --dashboard-port values and submit to its dashboard")
+
+
+def _endpoint(address: str) -> tuple[str, int]:
+    """(IP, port) of host:port, so that a name and its address compare equal."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        return socket.gethostbyname(host), int(port)
+    except (OSError, ValueError):
+        raise UserInputError(f"{CLUSTER_ENV}={address!r} is not a Ray head's host:port (e.g. 127.0.0.1:6379): "
+                             "set it to the --port address of your `ray start --head`") from None

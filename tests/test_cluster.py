@@ -48,9 +48,11 @@ def cluster(tmp_path_factory):
     cluster.stop()
 
 
-def run_env(home: Path) -> dict:
+def run_env(home: Path, cluster: LocalCluster) -> dict:
+    """A job's runtime env, naming the cluster it is meant for (zsdist refuses to run on another)."""
     return {"working_dir": str(ROOT), "env_vars": {"ZSDIST_HOME": str(home), "OMP_NUM_THREADS": "1",
-                                                   "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}"}}
+                                                   "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}",
+                                                   "ZSDIST_RAY_CLUSTER": cluster.address}}
 
 
 def wait_until(condition, what: str, client, job: str, timeout: float = 180):
@@ -109,12 +111,27 @@ def test_every_step_of_a_rayjob_runs_inside_its_job_in_order(cluster, name, tmp_
     assert [args.split() for _, args in ran] == [step[1:] for step in rayjob_steps(name)]
 
 
+def test_a_job_that_reached_another_cluster_than_the_one_it_names_stops_with_one_line(cluster, tmp_path):
+    # As when another Ray held the dashboard port the user's head asked for: the job names the user's
+    # head (here a port nothing listens on) but runs on the cluster whose dashboard took it.
+    env = run_env(tmp_path, cluster)
+    env["env_vars"]["ZSDIST_RAY_CLUSTER"] = f"{cluster.head_ip}:1"
+    client = cluster.client()
+    command = f"{sys.executable} jobs/polar_datagen.py --out {tmp_path / 'polar'} --n_points 40 --n_test 8"
+    job = submit(client, entrypoint=command, runtime_env=env)
+    assert wait_for(client, job) == JobStatus.FAILED
+    logs = client.get_job_logs(job)
+    assert (f"zsdist: error: this process joined the Ray cluster at {cluster.address}, not the one at "
+            f"{cluster.head_ip}:1 that ZSDIST_RAY_CLUSTER names" in logs), logs[-2000:]
+    assert "Traceback" not in logs and not (tmp_path / "polar").exists()
+
+
 def generate_fonts_with_a_fault(cluster: LocalCluster, out: Path, home: Path, on_node: str | None = None):
     """Submit a Fonts generation and, once its writers run (on_node: one on that node), either kill a
     writer's process or, with on_node, lose that node; check the output is whole. Returns the writers."""
     client = cluster.client()
     job = submit(client, entrypoint=f"{sys.executable} jobs/fonts_datagen.py --out {out} {' '.join(FONTS)}",
-                 runtime_env=run_env(home))
+                 runtime_env=run_env(home, cluster))
     writers = wait_until(lambda: [a for a in cluster.state("actors", class_name="_ShardWriter", state="ALIVE")
                                   if on_node in (None, a["node_id"])], "a running writer", client, job)
     done_before = len(list(out.glob("shard-*.parquet")))
@@ -155,9 +172,9 @@ def polar(cluster, tmp_path_factory):
     data = home / "polar"
     job = submit(client, entrypoint=f"{sys.executable} jobs/polar_datagen.py --out {data} --n_points 240 "
                                     "--n_test 40 --transect_points 5 --resolution 32 --shard_rows 64",
-                 runtime_env=run_env(home))
+                 runtime_env=run_env(home, cluster))
     assert wait_for(client, job) == JobStatus.SUCCEEDED, client.get_job_logs(job)[-3000:]
-    job = submit(client, entrypoint=train_command("reference", data), runtime_env=run_env(home))
+    job = submit(client, entrypoint=train_command("reference", data), runtime_env=run_env(home, cluster))
     assert wait_for(client, job) == JobStatus.SUCCEEDED, client.get_job_logs(job)[-3000:]
     return data, load_state(latest_checkpoint(home / "checkpoints" / "reference"))["history"]
 
@@ -181,7 +198,7 @@ def train_with_faults(cluster, polar, home: Path, faults: dict, run_name: str = 
     workers the first job ever had."""
     data, reference = polar
     client = cluster.client()
-    job = submit(client, entrypoint=train_command(run_name, data), runtime_env=run_env(home))
+    job = submit(client, entrypoint=train_command(run_name, data), runtime_env=run_env(home, cluster))
     run_dir = home / "checkpoints" / run_name
     for epoch, fault in faults.items():
         wait_until(lambda epoch=epoch: committed_epoch(run_dir) >= epoch, f"a checkpoint of epoch {epoch}", client, job)
@@ -189,7 +206,7 @@ def train_with_faults(cluster, polar, home: Path, faults: dict, run_name: str = 
         fault(client, job)
     status = wait_for(client, job)
     if status != JobStatus.SUCCEEDED:  # the fault was the driver: the user resubmits the same job
-        job = submit(client, entrypoint=train_command(run_name, data), runtime_env=run_env(home))
+        job = submit(client, entrypoint=train_command(run_name, data), runtime_env=run_env(home, cluster))
         status = wait_for(client, job)
     assert status == JobStatus.SUCCEEDED, client.get_job_logs(job)[-3000:]
     history = load_state(latest_checkpoint(run_dir))["history"]
@@ -235,7 +252,7 @@ def test_checkpoints_on_a_directory_another_node_cannot_see_are_refused(cluster,
     island = cluster.add_worker(cpus=1, name="island", private_dir=home)  # its own disk at that path
     try:
         client = cluster.client()
-        job = submit(client, entrypoint=train_command("local-only", polar[0]), runtime_env=run_env(home))
+        job = submit(client, entrypoint=train_command("local-only", polar[0]), runtime_env=run_env(home, cluster))
         assert wait_for(client, job) == JobStatus.FAILED
         logs = client.get_job_logs(job)
         assert f"checkpoint storage {home / 'checkpoints'} is not shared: 1 of 3 Ray nodes cannot see it" in logs
