@@ -4,7 +4,10 @@ It lives in datagen, the lower of the two packages, because both datagen and zsd
 """
 
 import os
+import secrets
 import socket
+import tempfile
+from pathlib import Path
 
 import ray
 
@@ -26,7 +29,8 @@ def init_ray(*, num_cpus: int | None = None, object_store_memory: int | None = N
     """Start (or join) Ray once per process; later calls are no-ops.
 
     Without RAY_ADDRESS a local cluster starts in this process, bound to 127.0.0.1 with the
-    dashboard on loopback (it also silences the State API warnings Ray Train prints without it).
+    dashboard on loopback (it also silences the State API warnings Ray Train prints without it), and
+    with token auth like every other cluster (ensure_auth_token).
     With RAY_ADDRESS (a `ray job submit` driver, or a user pointing at a cluster) Ray joins it and
     the resource arguments are ignored; with ZSDIST_RAY_CLUSTER too, it must be that cluster.
     """
@@ -37,6 +41,7 @@ def init_ray(*, num_cpus: int | None = None, object_store_memory: int | None = N
         check_cluster(context.address_info["gcs_address"])
         return
     os.environ.setdefault(TRAIN_POLL_ENV, LOCAL_TRAIN_POLL_S)  # inherited by the local cluster's processes
+    ensure_auth_token()
     ray.init(
         num_cpus=num_cpus,
         object_store_memory=object_store_memory,
@@ -65,3 +70,26 @@ def _endpoint(address: str) -> tuple[str, int]:
     except (OSError, ValueError):
         raise UserInputError(f"{CLUSTER_ENV}={address!r} is not a Ray head's host:port (e.g. 127.0.0.1:6379): "
                              "set it to the --port address of your `ray start --head`") from None
+
+
+def ensure_auth_token() -> None:
+    """Under token auth (RAY_AUTH_MODE=token, or unset: Ray's servers then enable it), make sure a token
+    is there for a local cluster: the user's own (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or
+    ~/.ray/auth_token), else a new one in ~/.ray/auth_token, where `ray get-auth-token --generate`
+    puts it and every Ray client looks, readable by the user alone."""
+    if os.environ.get("RAY_AUTH_MODE", "token") != "token" or os.environ.get("RAY_AUTH_TOKEN"):
+        return
+    if os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return  # the user's choice; Ray says so in one line if the file is missing
+    path = Path.home() / ".ray" / "auth_token"
+    if path.is_file():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".auth_token.", delete=False) as tmp:
+        tmp.write(secrets.token_hex(32))  # NamedTemporaryFile makes it 0600
+    try:
+        os.link(tmp.name, path)  # atomic, and never over a token another process wrote meanwhile
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp.name)

@@ -6,7 +6,8 @@
 export RAY_USAGE_STATS_ENABLED=0
 export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0
 export RAY_DATA_USE_DATASOURCE_V2=0
-export RAY_AUTH_MODE=disabled
+# Token auth, as on every cluster: zsdist's local clusters make ~/.ray/auth_token if there is none.
+export RAY_AUTH_MODE=token
 export RAY_TMPDIR=$PWD/.raytmp
 export http_proxy=http://127.0.0.1:9
 export https_proxy=http://127.0.0.1:9

@@ -111,3 +111,10 @@ def test_the_readme_has_its_job_commands():
 @pytest.mark.parametrize("where", sorted(README_COMMANDS))
 def test_readme_job_commands_are_accepted(where, monkeypatch):
     _parse_command(shlex.split(README_COMMANDS[where]), f"cluster/{where}", README_HOME, monkeypatch)
+
+
+def test_the_readme_cluster_section_is_what_scripts_cluster_demo_runs():
+    script = (ROOT / "scripts" / "cluster-demo.sh").read_text()
+    commands = script.split("# --- README: On a Ray cluster ---\n")[1].split("# --- end ---\n")[0]
+    section = (ROOT / "README.md").read_text().split("## On a Ray cluster\n")[1]
+    assert "```bash\n" + commands + "```\n" in section, "README's cluster commands differ from scripts/cluster-demo.sh"
