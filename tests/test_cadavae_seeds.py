@@ -16,6 +16,8 @@ from zsdist.config import to_dict
 from zsdist.pipelines import cadavae_seeds
 from zsdist.train.checkpoint import latest_checkpoint, storage_root
 
+pytestmark = pytest.mark.slow  # trains and evaluates two seeds with Ray Train
+
 
 @pytest.fixture(scope="module")
 def feature_data(tmp_path_factory):

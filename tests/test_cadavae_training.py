@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from cadavae_synthetic import ATTRIBUTES, CLASSES, CLASSIFIER, FEATURES, SEEN, write_synthetic
 from cadavae_synthetic import tiny_config as config
+from golden_curves import check_golden
 from mlflow.tracking import MlflowClient
 
 from datagen.errors import ConfigError
@@ -35,6 +36,7 @@ def metric_steps(run_id: str, key: str) -> list[int]:
     return sorted(m.step for m in MlflowClient(tracking.tracking_uri()).get_metric_history(run_id, key))
 
 
+@pytest.mark.slow
 def test_ddp_run_logs_every_term_resumes_and_scores_above_chance(ray_cluster, feature_data, workspace, tmp_path):
     temporary = set(Path(tempfile.gettempdir()).glob("zsdist-ckpt-*"))
     run_id, checkpoint, final = cadavae.train(config(feature_data, run_name="ddp"))
@@ -58,6 +60,8 @@ def test_ddp_run_logs_every_term_resumes_and_scores_above_chance(ray_cluster, fe
     resumed = load_state(checkpoint)
     assert run_id_again == run_id and resumed_final["epoch"] == 5
     assert resumed["history"][:4] == first["history"] and len(resumed["history"]) == 6
+    # The same numbers as every earlier run of this config (CPU, seeded), bit for bit.
+    check_golden("cadavae", resumed["history"])
     assert metric_steps(run_id, "loss") == list(range(6))
     assert resumed_final["reconstruction"] < first["history"][0]["reconstruction"]
 

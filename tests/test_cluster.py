@@ -27,6 +27,8 @@ from ray.job_submission import JobStatus
 from datagen.verify import verify_dataset
 from zsdist.train.checkpoint import latest_checkpoint, load_state
 
+pytestmark = pytest.mark.slow  # a Ray cluster of its own, and jobs on it
+
 ROOT = Path(__file__).resolve().parents[1]
 # Enough shards that writers on the worker node (whose processes start a few seconds after the head's)
 # join while there is work left: a writer does ~5 shards a second here.
@@ -91,24 +93,26 @@ printf '%s|%s\\n' "${RAY_ADDRESS:-submitter}" "$*" >> "$(dirname "$0")/steps.log
 """
 
 
-@pytest.mark.parametrize("name", sorted(RAY_JOBS))
-def test_every_step_of_a_rayjob_runs_inside_its_job_in_order(cluster, name, tmp_path):
-    shims = tmp_path / "bin"
-    shims.mkdir()
-    (shims / "python").write_text(RECORDING_PYTHON)
-    (shims / "python").chmod(0o755)
-    # The submitter pod's shell and the job's find `python` first in shims/; the ray CLI is the venv's.
-    path = f"{shims}:{Path(sys.executable).parent}:{os.environ['PATH']}"
-    job_id = f"zsdist-{name.removesuffix('.yaml')}"
-    command = kuberay_submitter_command(cluster.dashboard, job_id, RAY_JOBS[name]["spec"]["entrypoint"],
-                                        runtime_env={"env_vars": {"PATH": path}})
-    submitter = subprocess.run(["/bin/bash", "-c", command], env={**cluster.env(), "PATH": path}, cwd=tmp_path,
-                               capture_output=True, text=True, timeout=180, check=False)
-    assert submitter.returncode == 0, submitter.stdout[-2000:] + submitter.stderr[-2000:]
-    assert cluster.client().get_job_status(job_id) == JobStatus.SUCCEEDED
-    ran = [line.split("|", 1) for line in (shims / "steps.log").read_text().splitlines()]
-    assert [where for where, _ in ran] == [cluster.address] * len(ran), f"{name}: a step ran outside the job: {ran}"
-    assert [args.split() for _, args in ran] == [step[1:] for step in rayjob_steps(name)]
+def test_every_step_of_every_rayjob_runs_inside_its_job_in_order(cluster, tmp_path):
+    submitters = {}
+    for name, job in RAY_JOBS.items():  # each RayJob's submitter pod, all at once
+        shims = tmp_path / name / "bin"
+        shims.mkdir(parents=True)
+        (shims / "python").write_text(RECORDING_PYTHON)
+        (shims / "python").chmod(0o755)
+        # The submitter pod's shell and the job find `python` first in shims/; the ray CLI is the venv's.
+        path = f"{shims}:{Path(sys.executable).parent}:{os.environ['PATH']}"
+        command = kuberay_submitter_command(cluster.dashboard, f"zsdist-{name.removesuffix('.yaml')}",
+                                            job["spec"]["entrypoint"], runtime_env={"env_vars": {"PATH": path}})
+        submitters[name] = subprocess.Popen(["/bin/bash", "-c", command], env={**cluster.env(), "PATH": path},
+                                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for name, submitter in submitters.items():
+        output, _ = submitter.communicate(timeout=240)
+        assert submitter.returncode == 0, f"{name}: {output[-3000:]}"
+        assert cluster.client().get_job_status(f"zsdist-{name.removesuffix('.yaml')}") == JobStatus.SUCCEEDED
+        ran = [line.split("|", 1) for line in (tmp_path / name / "bin" / "steps.log").read_text().splitlines()]
+        assert [where for where, _ in ran] == [cluster.address] * len(ran), f"{name}: a step ran outside the job: {ran}"
+        assert [args.split() for _, args in ran] == [step[1:] for step in rayjob_steps(name)], name
 
 
 def test_a_job_that_reached_another_cluster_than_the_one_it_names_stops_with_one_line(cluster, tmp_path):

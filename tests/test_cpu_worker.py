@@ -50,6 +50,7 @@ def test_configured_worker_reuses_freed_memory_instead_of_faulting_it_in_again()
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the heap settings are glibc's")
+@pytest.mark.slow
 def test_ray_train_worker_thread_allocates_from_the_configured_main_heap(ray_cluster, mlflow_uri, tmp_path):
     def loop(config):
         import threading

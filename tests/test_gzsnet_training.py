@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
+from golden_curves import check_golden
 from mlflow.tracking import MlflowClient
 
 from datagen.errors import ConfigError
@@ -100,6 +101,7 @@ def test_validation_is_the_synthesis_psnr_of_training_targets_carried_between_ep
     assert validate(model, 1) != first  # due: scored again
 
 
+@pytest.mark.slow
 def test_ddp_run_logs_every_term_resumes_and_repeats(fonts_data, workspace, tmp_path):
     run_id, checkpoint, final = gzsnet.train(config(fonts_data, run_name="ddp", validate_every=1))
     assert final["epoch"] == 1
@@ -122,20 +124,18 @@ def test_ddp_run_logs_every_term_resumes_and_repeats(fonts_data, workspace, tmp_
         run_id, "held_out.json", str(tmp_path))).read_text())
     assert held_out["count"] == 3 and len(held_out["names"]) == 3
 
-    # The same config under another name gives the same losses (CPU, seeded sampler and init).
-    _, _, twin = gzsnet.train(config(fonts_data, run_name="twin", validate_every=1))
-    assert twin["total"] == final["total"] and twin["ae_ds/total"] == final["ae_ds/total"]
-    assert twin["val/psnr"] == final["val/psnr"]
-
     # Same run name, one more epoch: continues at epoch 2 with the first two epochs untouched.
     run_id_again, checkpoint, resumed_final = gzsnet.train(config(fonts_data, run_name="ddp", epochs=3,
                                                                   validate_every=1))
     resumed = load_state(checkpoint)
     assert run_id_again == run_id and resumed_final["epoch"] == 2
     assert resumed["history"][:2] == first["history"] and len(resumed["history"]) == 3
+    # The same numbers as every earlier run of this config (CPU: seeded sampler and init), bit for bit.
+    check_golden("gzsnet", resumed["history"])
     assert metric_steps(run_id, "total") == metric_steps(run_id, "val/psnr") == [0, 1, 2]
 
 
+@pytest.mark.slow
 def test_evaluation_numbers_are_finite_and_logged(fonts_data, workspace):
     gzsnet.train(config(fonts_data, run_name="scored", epochs=1))
     eval_cfg = gzsnet.GZSNetEvalConfig(run_name="scored",

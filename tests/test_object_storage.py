@@ -79,6 +79,7 @@ def test_dataset_on_s3_has_the_local_bytes_verifies_and_resumes(s3, polar_on_s3,
     assert hashlib.sha256(broken.read_bytes()).hexdigest() == local_manifest["shards"][1]["sha256"]
 
 
+@pytest.mark.slow
 def test_training_from_s3_with_checkpoints_and_artifacts_on_s3(s3, polar_on_s3, workspace, monkeypatch):
     monkeypatch.setenv("ZSDIST_ARTIFACT_ROOT", f"s3://{BUCKET}/mlartifacts")
     storage = f"s3://{BUCKET}/checkpoints"

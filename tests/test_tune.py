@@ -115,6 +115,7 @@ def finished_trials(storage: Path, search: str) -> set[str]:
             if (checkpoint := latest_checkpoint(run)) and load_state(checkpoint)["epoch"] == EPOCHS - 1}
 
 
+@pytest.mark.slow
 def test_search_resumes_after_its_driver_is_killed_stops_trials_early_and_tracks_them(
         ray_cluster, data, space, workspace, tmp_path, capsys):
     cfg = search_config(data, "small", space)
@@ -165,6 +166,7 @@ def test_search_resumes_after_its_driver_is_killed_stops_trials_early_and_tracks
     assert (tmp_path / "trials.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_trials_that_asha_stops_are_aborted_and_their_actor_runs_the_next_trial(ray_cluster, data, space, workspace):
     """One trial at a time: every trial runs on the same (reused) actor, so each one ASHA stops must have
     its Train run aborted for the next one to start; one stopped at its last epoch ends by itself."""
