@@ -204,6 +204,7 @@ def _free_port():
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_compare_reads_a_tracking_server(tmp_path, monkeypatch):
     port = _free_port()
     url = f"http://127.0.0.1:{port}"

@@ -92,6 +92,7 @@ def test_verify_names_a_corrupted_shard(generated, tmp_path):
     assert not report.ok and any(p.startswith(f"{victim.name}: sha256") for p in report.problems)
 
 
+@pytest.mark.slow
 def test_killed_generation_resumes_to_the_same_bytes(ray_cluster, tmp_path):
     # 26 shards, so a kill after the first lands mid-run (the 4 shards of SPEC were all written within
     # one 50 ms poll on a quiet machine).

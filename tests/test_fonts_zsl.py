@@ -27,6 +27,8 @@ FONTS = (0, 3, 41, 48, 50, 58, 62)
 FLAGS = {"selection.fonts": "0,3,41,48,50,58,62", "selection.sizes": "small", "epochs": "2", "batch_size": "32",
          "torch_threads": "1", "inference_batch_size": "64"}
 
+pytestmark = pytest.mark.slow  # trains the backbone CNN and extracts features with Ray Data
+
 
 @pytest.fixture(scope="module")
 def fonts_dir(ray_cluster, tmp_path_factory) -> Path:
