@@ -80,7 +80,7 @@ def ensure_auth_token() -> None:
     if os.environ.get("RAY_AUTH_MODE", "token") != "token" or os.environ.get("RAY_AUTH_TOKEN"):
         return
     if os.environ.get("RAY_AUTH_TOKEN_PATH"):
-        return  # the user's choice; Ray says so in one line if the file is missing
+        return  # the user's choice; Ray's own error names the file if it is missing
     path = Path.home() / ".ray" / "auth_token"
     if path.is_file():
         return
