@@ -4,13 +4,15 @@
 this process (an interpreter with torch, Ray and MLflow imported costs ~6 s to start).
 """
 
+import argparse
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
 
 import pytest
 
-from zsdist.cli import main
+from zsdist.cli import build_parser, main
 
 
 @dataclass
@@ -91,3 +93,19 @@ def test_xlsa17_import_of_a_missing_directory_is_one_line(tmp_path, zsdist):
     result = zsdist("datagen", "xlsa17", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "att_splits.mat is missing" in result.stderr
+
+
+def _flags(parser: argparse.ArgumentParser, command: str = "zsdist"):
+    """(command, flag, help) of every option of every subcommand, recursively."""
+    for action in parser._actions:  # argparse keeps no public list of a parser's arguments
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _flags(sub, f"{command} {name}")
+        elif action.option_strings and "-h" not in action.option_strings:
+            yield command, action.option_strings[0], action.help or ""
+
+
+def test_every_flag_of_every_subcommand_says_what_it_does():
+    undocumented = [f"{command} {flag}" for command, flag, text in _flags(build_parser())
+                    if not re.sub(r"\(default: .*\)$", "", text).strip()]
+    assert not undocumented, f"{len(undocumented)} flags say only their default, e.g. {undocumented[:8]}"

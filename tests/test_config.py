@@ -1,6 +1,7 @@
 """Typed configs: defaults < file < flags, conversion, validation, one-line errors."""
 
 import json
+from dataclasses import dataclass
 
 import pytest
 
@@ -8,6 +9,7 @@ from datagen.errors import ConfigError
 from datagen.spec.polar import PolarSpec
 from zsdist.cli import build_parser
 from zsdist.config import flags_to_overrides, flatten, from_dict, load_config, to_dict
+from zsdist.config_help import field_comments
 from zsdist.train.polar_vae import PolarTrainConfig
 
 
@@ -70,3 +72,24 @@ def test_bad_files(tmp_path):
     listing.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="must hold a mapping"):
         load_config(PolarTrainConfig, file=listing)
+
+
+@dataclass(kw_only=True)
+class _Documented:
+    epochs: int = 3  # passes over the data
+    # the step size,
+    # of Adam
+    lr: float = 0.1
+    seed: int = 0
+
+
+@dataclass(kw_only=True)
+class _Extended(_Documented):
+    seed: int = 1  # draws everything
+    undocumented: str = ""
+
+
+def test_flag_help_is_the_comment_beside_or_above_the_field():
+    assert field_comments(_Documented) == {"epochs": "passes over the data", "lr": "the step size, of Adam"}
+    assert field_comments(_Extended) == {"epochs": "passes over the data", "lr": "the step size, of Adam",
+                                         "seed": "draws everything"}

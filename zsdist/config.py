@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 
 from datagen.errors import ConfigError
+from zsdist.config_help import field_comments
 
 C = TypeVar("C")
 
@@ -92,7 +93,8 @@ def flatten(config: Any) -> dict[str, Any]:
 
 
 def add_config_flags(parser: argparse.ArgumentParser, cls: type, prefix: str = "", defaults: Any = None) -> None:
-    """One `--dotted.name` flag per leaf field; unset flags stay absent so the file/defaults win."""
+    """One `--dotted.name` flag per leaf field, its help the field's comment (zsdist/config_help.py);
+    unset flags stay absent so the file/defaults win."""
     for f in dataclasses.fields(cls):
         hint = typing.get_type_hints(cls)[f.name]
         name = f"{prefix}{f.name}"
@@ -100,8 +102,9 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type, prefix: str = "
         if dataclasses.is_dataclass(hint):  # its fields' defaults are this field's default's values
             add_config_flags(parser, hint, prefix=f"{name}.", defaults=default)
             continue
+        described = field_comments(cls).get(f.name, "")
         parser.add_argument(f"--{name}", dest=f"cfg:{name}", default=argparse.SUPPRESS, metavar=_metavar(hint),
-                            help=f"(default: {default})")
+                            help=f"{described} (default: {default})".lstrip())
 
 
 def flags_to_overrides(args: argparse.Namespace) -> dict[str, str]:

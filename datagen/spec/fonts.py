@@ -53,19 +53,19 @@ class FontsSpec(SpecSerialisation):
     """Every parameter of one Fonts dataset; the same spec and fonts always generate the same bytes."""
 
     letters: str = LETTERS  # Distinct ASCII letters, in index order.
-    size_names: tuple[str, ...] = ("small", "medium", "large")
+    size_names: tuple[str, ...] = ("small", "medium", "large")  # names of the sizes, one per size_pixels
     # Per size: the side of a font's union ink box over all 52 letters, in pixels on the 128 px canvas
     # (see datagen.render.fonts). 80:100:120 is the ratio of the original's em sizes.
     size_pixels: tuple[int, ...] = (80, 100, 120)
-    colour_names: tuple[str, ...] = COLOUR_NAMES
-    colour_rgb: tuple[tuple[int, int, int], ...] = COLOUR_RGB
+    colour_names: tuple[str, ...] = COLOUR_NAMES  # names of the colours (font and background), one per colour_rgb
+    colour_rgb: tuple[tuple[int, int, int], ...] = COLOUR_RGB  # R,G,B of each colour
     font_ids: tuple[int, ...] = tuple(range(100))  # Manifest font ids, in index order.
-    resolution: int = 128
-    letters_per_shard: int = 2
-    sizes_per_shard: int = 3
-    font_colours_per_shard: int = 10
-    background_colours_per_shard: int = 10
-    fonts_per_shard: int = 10
+    resolution: int = 128  # image side in pixels: 128, or 64 / 32 (box-averaged from 128)
+    letters_per_shard: int = 2  # letters in one shard's block (shards are sub-grids of every attribute)
+    sizes_per_shard: int = 3  # sizes in one shard's block
+    font_colours_per_shard: int = 10  # font colours in one shard's block
+    background_colours_per_shard: int = 10  # background colours in one shard's block
+    fonts_per_shard: int = 10  # fonts in one shard's block
 
     def __post_init__(self) -> None:
         # JSON gives lists: normalise to tuples so equal specs compare and fingerprint equal.

@@ -35,24 +35,24 @@ TRANSECT_NAMES = ("P1", "P2", "P3")
 class PolarSpec(SpecSerialisation):
     """Every parameter of one polar dataset; the same spec always generates the same bytes."""
 
-    n_points: int = 5000
-    seed: int = 0
-    a_range: tuple[float, float] = (0.5, 2.0)
-    b_range: tuple[float, float] = (0.0, 2.0)
-    hole_center: tuple[float, float] = (1.25, 1.0)
-    hole_radius: float = 0.3
-    n_test: int = 500
-    transect_points: int = 15
-    resolution: int = 64
+    n_points: int = 5000  # points (a, b) drawn uniformly from a_range x b_range, one curve image each
+    seed: int = 0  # draws the points: the same seed gives the same dataset
+    a_range: tuple[float, float] = (0.5, 2.0)  # a (the radius offset of r = b cos(5 theta) + a): min,max
+    b_range: tuple[float, float] = (0.0, 2.0)  # b (the petal amplitude): min,max
+    hole_center: tuple[float, float] = (1.25, 1.0)  # (a, b) at the centre of the region cut out of the training set
+    hole_radius: float = 0.3  # points within this distance of hole_center form the hole
+    n_test: int = 500  # the last points drawn: the test split
+    transect_points: int = 15  # points on each of the three transects P1-P3 through the hole centre
+    resolution: int = 64  # image side in pixels (64, 128 or 256)
     # Curve width in pixels at resolution 64, scaled linearly with resolution (3 px at 128, 6 at
     # 256). The original's width 2 belonged to 256 px images (and a larger plotting figure), so kept
     # relative it would be < 1 px at 64 px and the anti-aliased curve would fade into broken grey
     # dots; 1.5 px keeps it continuous and clearly lit at every resolution.
     line_width: float = 1.5
-    theta_samples: int = 500
-    supersample: int = 4
-    axis_limit: float = 4.0
-    shard_rows: int = 512
+    theta_samples: int = 500  # points along each curve when it is drawn
+    supersample: int = 4  # drawn at this many times the resolution, then averaged down (anti-aliasing)
+    axis_limit: float = 4.0  # the plot spans [-axis_limit, axis_limit] on both axes
+    shard_rows: int = 512  # images per Parquet shard
 
     def __post_init__(self) -> None:
         # JSON gives lists and may give 1 for 1.0: normalise so equal specs have equal fingerprints.

@@ -27,12 +27,12 @@ class FontsSelection:
     """Values to keep per attribute (None keeps all): letters as characters, fonts by manifest id,
     sizes and colours by name."""
 
-    letters: str | None = None
-    sizes: tuple[str, ...] | None = None
-    font_colours: tuple[str, ...] | None = None
-    background_colours: tuple[str, ...] | None = None
-    fonts: tuple[int, ...] | None = None
-    include_blank: bool = False
+    letters: str | None = None  # letters to keep, e.g. AbC (default: all)
+    sizes: tuple[str, ...] | None = None  # size names to keep, e.g. small,large (default: all)
+    font_colours: tuple[str, ...] | None = None  # font colour names to keep (default: all)
+    background_colours: tuple[str, ...] | None = None  # background colour names to keep (default: all)
+    fonts: tuple[int, ...] | None = None  # manifest font ids to keep, e.g. 0,3,17 (default: all)
+    include_blank: bool = False  # keep the blank images (font colour == background colour)
 
 
 def _positions(wanted, available: list, attribute: str) -> list[int] | None:

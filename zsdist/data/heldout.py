@@ -30,9 +30,10 @@ _COLOURS = {"font_colour", "background_colour"}
 class HeldOutConfig:
     """Which two attributes' value combinations are held out, what fraction of them, from which seed."""
 
+    # the two attributes whose value combinations are held out, e.g. letter,font
     pairs: tuple[str, str] = ("letter", "font")
-    fraction: float = 0.05
-    seed: int = 0
+    fraction: float = 0.05  # share of those combinations never shown in training
+    seed: int = 0  # draws the held-out combinations
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pairs", tuple(self.pairs))  # JSON gives a list

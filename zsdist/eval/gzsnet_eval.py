@@ -49,8 +49,8 @@ class SynthesisEvalConfig:
     max_targets: int = 512  # held-out images scored (a seeded sample when there are more)
     probe_images: int = 4000  # training images for the co-prediction probes (3/4 fit, 1/4 scored)
     grid_targets: int = 8  # targets shown in the image grids
-    batch_size: int = 128
-    seed: int = 0
+    batch_size: int = 128  # images per forward pass
+    seed: int = 0  # draws the scored targets and their source images
 
     def __post_init__(self) -> None:
         for name in ("max_targets", "probe_images", "grid_targets", "batch_size"):

@@ -31,13 +31,13 @@ Sampler = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 class ClassifierConfig:
     """Latent samples drawn per class and the Adam mini-batch training of the linear classifier."""
 
-    seen_samples_per_class: int = 200
-    unseen_samples_per_class: int = 400
-    epochs: int = 23
-    lr: float = 1e-3
-    betas: tuple[float, float] = (0.5, 0.999)
-    batch_size: int = 32
-    seed: int = 0
+    seen_samples_per_class: int = 200  # latents drawn from each seen class's image features
+    unseen_samples_per_class: int = 400  # latents drawn from each unseen class's attributes
+    epochs: int = 23  # training epochs of the linear classifier
+    lr: float = 1e-3  # Adam learning rate of the classifier
+    betas: tuple[float, float] = (0.5, 0.999)  # Adam betas of the classifier
+    batch_size: int = 32  # classifier mini-batch size
+    seed: int = 0  # latent sampling and classifier init
 
     def __post_init__(self) -> None:
         seen, unseen = self.seen_samples_per_class, self.unseen_samples_per_class

@@ -24,13 +24,13 @@ from datagen.errors import ConfigError
 
 @dataclass(kw_only=True)
 class CADAVAEConfig:
-    feature_dim: int = 2048
-    attribute_dim: int = 312  # CUB
-    latent_dim: int = 64
-    image_encoder_hidden: int = 1560
-    image_decoder_hidden: int = 1660
-    attribute_encoder_hidden: int = 1450
-    attribute_decoder_hidden: int = 665
+    feature_dim: int = 2048  # image feature size (set from the dataset)
+    attribute_dim: int = 312  # class attribute size (set from the dataset; 312 is CUB's)
+    latent_dim: int = 64  # size of the shared latent space
+    image_encoder_hidden: int = 1560  # hidden units of the image feature encoder
+    image_decoder_hidden: int = 1660  # hidden units of the image feature decoder
+    attribute_encoder_hidden: int = 1450  # hidden units of the class attribute encoder
+    attribute_decoder_hidden: int = 665  # hidden units of the class attribute decoder
     faithful: bool = False  # sample as the official code does (see CADAVAE.reparameterize)
     init_gain: float = 0.5  # xavier_uniform gain of every Linear weight, as the official code
 

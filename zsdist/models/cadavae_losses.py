@@ -38,15 +38,15 @@ WEIGHTS = ("beta", "gamma", "delta")  # the factors of kl, cross_reconstruction,
 @dataclass(kw_only=True)
 class WarmupConfig:
     # The paper's schedule, for every dataset; start and end are epochs.
-    beta_factor: float = 0.25
-    beta_start: float = 0
-    beta_end: float = 93
-    gamma_factor: float = 2.37
-    gamma_start: float = 21
-    gamma_end: float = 75
-    delta_factor: float = 8.13
-    delta_start: float = 6
-    delta_end: float = 22
+    beta_factor: float = 0.25  # KL weight once warmed up
+    beta_start: float = 0  # epoch the KL weight starts rising from 0
+    beta_end: float = 93  # epoch the KL weight reaches beta_factor
+    gamma_factor: float = 2.37  # cross-reconstruction weight once warmed up
+    gamma_start: float = 21  # epoch the cross-reconstruction weight starts rising from 0
+    gamma_end: float = 75  # epoch the cross-reconstruction weight reaches gamma_factor
+    delta_factor: float = 8.13  # distribution-alignment weight once warmed up
+    delta_start: float = 6  # epoch the distribution-alignment weight starts rising from 0
+    delta_end: float = 22  # epoch the distribution-alignment weight reaches delta_factor
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -26,15 +26,16 @@ FONTS_ATTRIBUTES = ("letter", "size", "font_colour", "background_colour", "font"
 
 @dataclass(kw_only=True)
 class GZSNetConfig:
-    image_size: int = 128
-    channels: int = 3
+    image_size: int = 128  # side of the images the model sees; a larger dataset is box-downscaled to it
+    channels: int = 3  # image channels (3: RGB)
     base_width: int = 64  # width after the first conv7x7; each down-sampling doubles it up to 4x
     downsamplings: int = 4  # stride-2 convs: 128 px -> 8x8 in the paper
-    residual_blocks: int = 1
+    residual_blocks: int = 1  # residual blocks at the bottleneck, in the encoder and the decoder
     fc_hidden: int = 4096  # 0 = flatten straight to z (and z straight back)
+    # one latent chunk per attribute, in this order (set from the dataset)
     attributes: tuple[str, ...] = FONTS_ATTRIBUTES
-    chunk_sizes: tuple[int, ...] = (20, 20, 20, 20, 20)
-    norm: Literal["instance", "none"] = "instance"
+    chunk_sizes: tuple[int, ...] = (20, 20, 20, 20, 20)  # latent dimensions of each attribute's chunk
+    norm: Literal["instance", "none"] = "instance"  # normalisation in the conv blocks: instance or none
 
     def __post_init__(self) -> None:
         if self.image_size not in (32, 64, 128):

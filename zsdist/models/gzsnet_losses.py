@@ -35,10 +35,10 @@ class GZSNetLossWeights:
     # The paper's cycle swap is available (cycle=1) but slows early learning a lot here: on the CPU
     # recipe's data, after 500 steps the reconstruction L1 was 0.227 with the cycle term and 0.084
     # without it, and a 4-epoch run with it still decoded blank backgrounds without glyphs.
-    reconstruction: float = 1.0
-    swap: float = 1.0
-    cycle: float = 0.0
-    neighbour_decode: float = 1.0
+    reconstruction: float = 1.0  # L1 of each image's own reconstruction
+    swap: float = 1.0  # L1 of the one-overlap swap: a chunk exchanged between two images that share that attribute
+    cycle: float = 0.0  # L1 of the paper's cycle swap (off by default, see above)
+    neighbour_decode: float = 1.0  # L1 of the centre decoded from its partners' chunks (the released training)
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -25,11 +25,11 @@ from datagen.errors import ConfigError
 
 @dataclass(kw_only=True)
 class PolarVAEConfig:
-    latent_dim: int = 3
-    encoder_channels: tuple[int, ...] = (64, 64, 128, 128)
-    decoder_channels: tuple[int, int, int] = (64, 32, 16)
+    latent_dim: int = 3  # size of the latent space
+    encoder_channels: tuple[int, ...] = (64, 64, 128, 128)  # channels of the encoder's conv blocks, one per pooling
+    decoder_channels: tuple[int, int, int] = (64, 32, 16)  # channels of the decoder's three up-sampling convs
     decoder_start_channels: int = 16  # the original's dense -> 32x32x16 at 256 px
-    sigma: Literal["fixed", "learned"] = "fixed"
+    sigma: Literal["fixed", "learned"] = "fixed"  # posterior std: fixed (fixed_sigma) or learned by the encoder
     fixed_sigma: float = 0.1  # the original's constant posterior std
 
     def __post_init__(self) -> None:

@@ -43,12 +43,13 @@ BLOCK_ROWS = 2048  # rows per Ray Data block of the training rows
 
 @dataclass(kw_only=True)
 class CADAVAEEvalConfig:
-    run_name: str = "cadavae"
-    experiment: str = "cadavae"
+    run_name: str = "cadavae"  # the training run to evaluate
+    experiment: str = "cadavae"  # the MLflow experiment the run is in
     storage_path: str = ""  # where the run's checkpoints are; empty = <workspace>/checkpoints
     data: str = ""  # empty = the dataset the run was trained on
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     shots: tuple[int, ...] = (1, 2, 5, 10)  # generalized few-shot: images per unseen class
+    # test (the unseen classes) or validation (the run's pseudo-unseen classes; no test row)
     split: Literal["test", "validation"] = "test"
     eszsl: ESZSLConfig = field(default_factory=ESZSLConfig)  # the baseline scored beside CADA-VAE
 

@@ -47,7 +47,7 @@ class CADAVAESeedsConfig(CADAVAETrainConfig):
     seeds: int = 1  # 1: train `run_name` only; N > 1: train and evaluate N seeds, then summarise
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     eszsl: ESZSLConfig = field(default_factory=ESZSLConfig)
-    shots: tuple[int, ...] = (1, 2, 5, 10)
+    shots: tuple[int, ...] = (1, 2, 5, 10)  # generalized few-shot evaluation: images per unseen class
 
     def __post_init__(self) -> None:
         super().__post_init__()

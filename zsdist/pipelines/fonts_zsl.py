@@ -60,17 +60,17 @@ class FontsZSLConfig:
     unseen_fraction: float = 0.25  # of the fonts, rounded down, at least 1
     test_seen_fraction: float = 0.2  # of each seen font's images
     backbone: FontBackboneConfig = field(default_factory=FontBackboneConfig)
-    epochs: int = 3
-    batch_size: int = 128
-    lr: float = 2e-3  # Adam
+    epochs: int = 3  # backbone CNN training epochs on the seen fonts
+    batch_size: int = 128  # backbone training batch size
+    lr: float = 2e-3  # Adam learning rate of the backbone
     max_train_images: int = 20_000  # a seeded subset of trainval keeps CPU training short; 0 = all
     torch_threads: int = 2  # backbone training in this process
     inference_actors: int = 2  # Ray Data actors extracting features
     inference_cpus: float = 1.0  # per actor; each runs torch on one thread, so results never depend on it
     inference_batch_size: int = 512  # images per forward pass inside an actor
     font_manifest: str = ""  # the manifest the dataset was rendered with (default: the pinned 100)
-    fonts_dir: str = ""
-    accept_font_checksums: bool = False
+    fonts_dir: str = ""  # directory of the manifest's font files (default: the installed font packages)
+    accept_font_checksums: bool = False  # warn instead of failing when a font file's sha256 differs from the manifest
 
     def __post_init__(self) -> None:
         if self.selection.include_blank:

@@ -28,8 +28,8 @@ from zsdist.workspace import default_eval_dir
 
 @dataclass(kw_only=True)
 class GZSNetEvalConfig:
-    run_name: str = "gzsnet"
-    experiment: str = "gzsnet"
+    run_name: str = "gzsnet"  # the training run to evaluate
+    experiment: str = "gzsnet"  # the MLflow experiment the run is in
     storage_path: str = ""  # where the run's checkpoints are; empty = <workspace>/checkpoints
     data: str = ""  # empty = the dataset the run was trained on
     out: str = ""  # empty = <workspace>/eval/<run_name>

@@ -34,8 +34,8 @@ from zsdist.workspace import (
 
 @dataclass(kw_only=True)
 class PolarEvalConfig:
-    run_name: str = "polar-vae"
-    experiment: str = "polar-vae"
+    run_name: str = "polar-vae"  # the training run to evaluate
+    experiment: str = "polar-vae"  # the MLflow experiment the run is in
     storage_path: str = ""  # where the run's checkpoints are; empty = <workspace>/checkpoints
     data: str = ""  # empty = the dataset the run was trained on
     out: str = ""  # empty = <workspace>/eval/<run_name>

@@ -51,19 +51,20 @@ TERMS = ("reconstruction", "cross_reconstruction", "kl", "distribution_alignment
 class CADAVAETrainConfig:
     data: str = ""  # the feature dataset directory (from `zsdist datagen xlsa17`)
     run_name: str = "cadavae"  # names the checkpoints and the MLflow run: same name -> resume
-    experiment: str = "cadavae"
+    experiment: str = "cadavae"  # the MLflow experiment the run is logged to
     model: CADAVAEConfig = field(default_factory=CADAVAEConfig)  # feature/attribute dims: from the data
     warmup: WarmupConfig = field(default_factory=WarmupConfig)
-    epochs: int = 100
+    epochs: int = 100  # passes over the training rows
     batch_size: int = 50  # per worker (see the module docstring)
     lr: float = 1.5e-4  # Adam with amsgrad, as the paper
-    reduction: Literal["sum", "mean"] = "sum"
-    validation: Literal["none", "pseudo_unseen"] = "none"  # see the module docstring
+    reduction: Literal["sum", "mean"] = "sum"  # loss over a batch: sum (the official code) or mean
+    # pseudo_unseen: hold some seen classes out as pseudo-unseen, for val/ scores and searches (no test row)
+    validation: Literal["none", "pseudo_unseen"] = "none"
     pseudo_unseen_fraction: float = 0.2  # of the seen classes, with validation="pseudo_unseen"
-    seed: int = 0
-    num_workers: int = 2
-    use_gpu: bool = False
-    cpus_per_worker: float = 0.5
+    seed: int = 0  # model init, sampling noise and batch order: the same seed repeats a CPU run
+    num_workers: int = 2  # DDP workers (Ray Train)
+    use_gpu: bool = False  # one GPU per worker, NCCL instead of gloo
+    cpus_per_worker: float = 0.5  # Ray CPUs each worker holds
     mixed_precision: Literal["none", "bf16"] = "none"  # bf16 autocast of the layers (see the docstring)
     max_failures: int = 1  # worker failures survived by restarting from the last checkpoint
     checkpoint_every: int = 5  # epochs between checkpoints (and the last epoch): each costs ~0.5 s on CUB

@@ -53,21 +53,21 @@ from zsdist.train.gzsnet_validation import EpochValidation
 class GZSNetTrainConfig:
     data: str = ""  # the Fonts dataset directory (from `zsdist datagen fonts`)
     run_name: str = "gzsnet"  # names the checkpoints and the MLflow run: same name -> resume
-    experiment: str = "gzsnet"
+    experiment: str = "gzsnet"  # the MLflow experiment the run is logged to
     model: GZSNetConfig = field(default_factory=lambda: PRESETS["cpu64"])  # configs/gzsnet_paper.yaml: paper
     loss: GZSNetLossWeights = field(default_factory=GZSNetLossWeights)
     selection: FontsSelection = field(default_factory=FontsSelection)  # train on a subset of the values
     held_out: HeldOutConfig = field(default_factory=HeldOutConfig)  # combinations kept for zero-shot eval
     ae_ds_baseline: bool = True  # also train the AE+DS baseline on the same batches
-    ae_ds_classifier_weight: float = 1.0
-    epochs: int = 10
+    ae_ds_classifier_weight: float = 1.0  # weight of the AE+DS baseline's attribute classification loss
+    epochs: int = 10  # passes over each worker's shards
     groups_per_batch: int = 8  # per worker; a group is 1 + A images (6 on Fonts)
     lr: float = 5e-4  # the released code: 1e-4 with 4 groups per batch
     shuffle_buffer_groups: int = 256  # groups mixed across consecutive shards before batching; 0 = none
-    seed: int = 0
-    num_workers: int = 2
-    use_gpu: bool = False
-    cpus_per_worker: float = 0.5
+    seed: int = 0  # model init, group sampling and shuffling: the same seed repeats a CPU run
+    num_workers: int = 2  # DDP workers (Ray Train)
+    use_gpu: bool = False  # one GPU per worker, NCCL instead of gloo
+    cpus_per_worker: float = 0.5  # Ray CPUs each worker holds
     mixed_precision: Literal["none", "bf16"] = "none"  # bf16 autocast (meant for GPUs)
     max_failures: int = 1  # worker failures survived by restarting from the last checkpoint
     max_steps_per_epoch: int = 0  # 0 = every group of the worker's shards; small values for tests

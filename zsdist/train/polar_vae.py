@@ -37,20 +37,21 @@ from zsdist.train.schedules import linear_warmup
 class PolarTrainConfig:
     data: str = ""  # the polar dataset directory (from `zsdist datagen polar`)
     run_name: str = "polar-vae"  # names the checkpoints and the MLflow run: same name -> resume
-    experiment: str = "polar-vae"
+    experiment: str = "polar-vae"  # the MLflow experiment the run is logged to
     model: PolarVAEConfig = field(default_factory=PolarVAEConfig)
     train_on: Literal["punctured", "full"] = "punctured"  # experiment 1 / experiment 2
-    epochs: int = 10
-    batch_size: int = 32  # per worker
-    lr: float = 1e-3
-    beta: float = 1.0
+    epochs: int = 10  # passes over each worker's shard of the training images
+    batch_size: int = 32  # images per step on each worker
+    lr: float = 1e-3  # Adam learning rate
+    beta: float = 1.0  # weight of the KL term once warmed up
     beta_warmup_epochs: int = 2  # beta rises linearly from 0 at epoch 0 to `beta` at this epoch
+    # penalty on the latent means: abs (mean |mu_i mu_j|, the original) or cov
     decorrelation: Literal["none", "abs", "cov"] = "none"
-    decorrelation_weight: float = 1e-3
-    seed: int = 0
-    num_workers: int = 2
-    use_gpu: bool = False
-    cpus_per_worker: float = 0.5
+    decorrelation_weight: float = 1e-3  # weight of the decorrelation penalty
+    seed: int = 0  # model init, sampling noise and batch shuffling: the same seed repeats a CPU run
+    num_workers: int = 2  # DDP workers (Ray Train)
+    use_gpu: bool = False  # one GPU per worker, NCCL instead of gloo
+    cpus_per_worker: float = 0.5  # Ray CPUs each worker holds
     mixed_precision: Literal["none", "bf16"] = "none"  # bf16 autocast (meant for GPUs)
     max_failures: int = 1  # worker failures survived by restarting from the last checkpoint
     max_steps_per_epoch: int = 0  # 0 = the whole shard; small values for smoke tests and benchmarks

@@ -27,7 +27,7 @@ from zsdist.tune.space import apply_params
 class SearchConfig:
     name: str = ""  # the search: its Tune experiment, MLflow parent run and trial run names; "" = <model>-search
     space: str = ""  # a preset name (zsdist/tune/space.py) or a YAML/JSON file; "" = the model's preset
-    num_samples: int = 12  # trials
+    num_samples: int = 12  # trials the searcher samples
     searcher: str = "optuna"  # optuna (TPE, seeded) or random
     seed: int = 0  # the searcher's seed
     grace_period: int = 1  # ASHA: epochs every trial runs before it can be stopped
@@ -135,7 +135,8 @@ SEARCHABLE = {
                          train=gzsnet.train,
                          trial_overrides={"validate_every": 1}, rerun=rerun_gzsnet),
     "polar-vae": Searchable(name="polar-vae", config=PolarTuneConfig, metric="val/hole_mse", mode="min",
-                            dataset_kind="polar", train=polar.train, trial_overrides={"validate_every": 1}, rerun=rerun_polar),
+                            dataset_kind="polar", train=polar.train, trial_overrides={"validate_every": 1},
+                            rerun=rerun_polar),
 }
 
 
