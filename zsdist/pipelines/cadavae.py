@@ -34,6 +34,7 @@ from zsdist.eval.cadavae_scores import scores
 from zsdist.eval.eszsl import ESZSLConfig, choose_regularisers, eszsl_scores
 from zsdist.eval.latent_classifier import ClassifierConfig
 from zsdist.models.cadavae import CADAVAE
+from zsdist.run_config import RunConfig
 from zsdist.train.cadavae import CADAVAETrainConfig, loop_config_for, train_loop_per_worker
 from zsdist.train.checkpoint import load_state, result_checkpoint, run_checkpoint, storage_root
 from zsdist.train.driver import Scaling, fit
@@ -42,11 +43,9 @@ BLOCK_ROWS = 2048  # rows per Ray Data block of the training rows
 
 
 @dataclass(kw_only=True)
-class CADAVAEEvalConfig:
+class CADAVAEEvalConfig(RunConfig):
     run_name: str = "cadavae"  # the training run to evaluate
     experiment: str = "cadavae"  # the MLflow experiment the run is in
-    storage_path: str = ""  # where the run's checkpoints are; empty = <workspace>/checkpoints
-    data: str = ""  # empty = the dataset the run was trained on
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     shots: tuple[int, ...] = (1, 2, 5, 10)  # generalized few-shot: images per unseen class
     # test (the unseen classes) or validation (the run's pseudo-unseen classes; no test row)
@@ -54,8 +53,7 @@ class CADAVAEEvalConfig:
     eszsl: ESZSLConfig = field(default_factory=ESZSLConfig)  # the baseline scored beside CADA-VAE
 
     def __post_init__(self) -> None:
-        if not self.run_name or "/" in self.run_name:
-            raise ConfigError(f"run_name must be a non-empty name without '/' (got {self.run_name!r})")
+        super().__post_init__()
         if any(n < 1 for n in self.shots):
             raise ConfigError(f"shots must all be >= 1 (got {self.shots})")
 

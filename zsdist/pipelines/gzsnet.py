@@ -20,6 +20,7 @@ from zsdist.data.heldout import held_out_pairs
 from zsdist.data.kinds import require_kind
 from zsdist.eval.gzsnet_eval import HEADLINE, SynthesisEvalConfig, evaluate_checkpoint
 from zsdist.models.gzsnet import GZSNet, with_attributes
+from zsdist.run_config import RunConfig
 from zsdist.train.checkpoint import load_state, result_checkpoint, run_checkpoint, storage_root
 from zsdist.train.driver import Scaling, fit
 from zsdist.train.gzsnet import GZSNetTrainConfig, loop_config_for, train_loop_per_worker
@@ -27,17 +28,11 @@ from zsdist.workspace import default_eval_dir
 
 
 @dataclass(kw_only=True)
-class GZSNetEvalConfig:
+class GZSNetEvalConfig(RunConfig):
     run_name: str = "gzsnet"  # the training run to evaluate
     experiment: str = "gzsnet"  # the MLflow experiment the run is in
-    storage_path: str = ""  # where the run's checkpoints are; empty = <workspace>/checkpoints
-    data: str = ""  # empty = the dataset the run was trained on
     out: str = ""  # empty = <workspace>/eval/<run_name>
     synthesis: SynthesisEvalConfig = field(default_factory=SynthesisEvalConfig)
-
-    def __post_init__(self) -> None:
-        if not self.run_name or "/" in self.run_name:
-            raise ConfigError(f"run_name must be a non-empty name without '/' (got {self.run_name!r})")
 
 
 def held_out_record(cfg: GZSNetTrainConfig, description: dict) -> dict:

@@ -19,6 +19,7 @@ from zsdist.config import flatten, to_dict
 from zsdist.data.kinds import require_kind
 from zsdist.data.polar import dataset_resolution, training_dataset
 from zsdist.eval.polar_vae_eval import HEADLINE, evaluate_checkpoint
+from zsdist.run_config import RunConfig
 from zsdist.train.checkpoint import load_state, result_checkpoint, run_checkpoint, storage_root
 from zsdist.train.driver import Scaling, fit
 from zsdist.train.polar_vae import (
@@ -33,16 +34,10 @@ from zsdist.workspace import (
 
 
 @dataclass(kw_only=True)
-class PolarEvalConfig:
+class PolarEvalConfig(RunConfig):
     run_name: str = "polar-vae"  # the training run to evaluate
     experiment: str = "polar-vae"  # the MLflow experiment the run is in
-    storage_path: str = ""  # where the run's checkpoints are; empty = <workspace>/checkpoints
-    data: str = ""  # empty = the dataset the run was trained on
     out: str = ""  # empty = <workspace>/eval/<run_name>
-
-    def __post_init__(self) -> None:
-        if not self.run_name or "/" in self.run_name:
-            raise ConfigError(f"run_name must be a non-empty name without '/' (got {self.run_name!r})")
 
 
 def default_polar_dir(spec: PolarSpec) -> Path:

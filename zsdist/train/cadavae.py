@@ -39,6 +39,7 @@ from zsdist.config import from_dict, to_dict
 from zsdist.eval.latent_classifier import ClassifierConfig
 from zsdist.models.cadavae import CADAVAE, CADAVAEConfig
 from zsdist.models.cadavae_losses import WarmupConfig, cadavae_losses, loss_weights
+from zsdist.run_config import TrainingConfig
 from zsdist.train.cadavae_validation import EpochValidation
 from zsdist.train.checkpoint import load_state, to_ray_checkpoint
 from zsdist.train.cpu_worker import configure_cpu_worker
@@ -48,46 +49,34 @@ TERMS = ("reconstruction", "cross_reconstruction", "kl", "distribution_alignment
 
 
 @dataclass(kw_only=True)
-class CADAVAETrainConfig:
+class CADAVAETrainConfig(TrainingConfig):
     data: str = ""  # the feature dataset directory (from `zsdist datagen xlsa17`)
-    run_name: str = "cadavae"  # names the checkpoints and the MLflow run: same name -> resume
-    experiment: str = "cadavae"  # the MLflow experiment the run is logged to
+    run_name: str = "cadavae"
+    experiment: str = "cadavae"
+    epochs: int = 100  # passes over the training rows
+    lr: float = 1.5e-4  # Adam with amsgrad, as the paper
+    validate_every: int = 0  # epochs between val/S, val/U, val/H (needs validation=pseudo_unseen; 0 = never)
     model: CADAVAEConfig = field(default_factory=CADAVAEConfig)  # feature/attribute dims: from the data
     warmup: WarmupConfig = field(default_factory=WarmupConfig)
-    epochs: int = 100  # passes over the training rows
     batch_size: int = 50  # per worker (see the module docstring)
-    lr: float = 1.5e-4  # Adam with amsgrad, as the paper
     reduction: Literal["sum", "mean"] = "sum"  # loss over a batch: sum (the official code) or mean
     # pseudo_unseen: hold some seen classes out as pseudo-unseen, for val/ scores and searches (no test row)
     validation: Literal["none", "pseudo_unseen"] = "none"
     pseudo_unseen_fraction: float = 0.2  # of the seen classes, with validation="pseudo_unseen"
-    seed: int = 0  # model init, sampling noise and batch order: the same seed repeats a CPU run
-    num_workers: int = 2  # DDP workers (Ray Train)
-    use_gpu: bool = False  # one GPU per worker, NCCL instead of gloo
-    cpus_per_worker: float = 0.5  # Ray CPUs each worker holds
-    mixed_precision: Literal["none", "bf16"] = "none"  # bf16 autocast of the layers (see the docstring)
-    max_failures: int = 1  # worker failures survived by restarting from the last checkpoint
     checkpoint_every: int = 5  # epochs between checkpoints (and the last epoch): each costs ~0.5 s on CUB
-    validate_every: int = 0  # epochs between val/S, val/U, val/H (needs validation=pseudo_unseen; 0 = never)
     validation_classifier: ClassifierConfig = field(default_factory=ClassifierConfig)  # for val/ scores
-    storage_path: str = ""  # checkpoints; empty = <workspace>/checkpoints
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "num_workers", "checkpoint_every"):
+        super().__post_init__()
+        for name in ("batch_size", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1 (got {getattr(self, name)})")
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be > 0 (got {self.lr})")
         if self.validate_every < 0 or (self.validate_every and self.validation != "pseudo_unseen"):
             raise ConfigError(f"validate_every={self.validate_every}: set it to 0, or to N >= 1 with "
                               "--validation pseudo_unseen (the scores need held-out classes)")
         if not 0 < self.pseudo_unseen_fraction < 1:
             raise ConfigError(f"pseudo_unseen_fraction must lie strictly between 0 and 1 "
                               f"(got {self.pseudo_unseen_fraction})")
-        if self.cpus_per_worker < 0 or self.max_failures < 0:
-            raise ConfigError("cpus_per_worker and max_failures must be >= 0")
-        if not self.run_name or "/" in self.run_name:
-            raise ConfigError(f"run_name must be a non-empty name without '/' (got {self.run_name!r})")
 
 
 class CADAVAEObjective(nn.Module):

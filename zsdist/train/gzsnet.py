@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import ray.data
 import ray.train
@@ -43,6 +43,7 @@ from zsdist.data.heldout import HeldOutConfig
 from zsdist.models.ae_ds import AEDS
 from zsdist.models.gzsnet import PRESETS, GZSNet, GZSNetConfig
 from zsdist.models.gzsnet_losses import GZSNetLossWeights, GZSNetObjective
+from zsdist.run_config import TrainingConfig
 from zsdist.train.checkpoint import load_state, to_ray_checkpoint, unwrap
 from zsdist.train.cpu_worker import configure_cpu_worker
 from zsdist.train.epochs import lockstep, report_epoch
@@ -50,43 +51,32 @@ from zsdist.train.gzsnet_validation import EpochValidation
 
 
 @dataclass(kw_only=True)
-class GZSNetTrainConfig:
+class GZSNetTrainConfig(TrainingConfig):
     data: str = ""  # the Fonts dataset directory (from `zsdist datagen fonts`)
-    run_name: str = "gzsnet"  # names the checkpoints and the MLflow run: same name -> resume
-    experiment: str = "gzsnet"  # the MLflow experiment the run is logged to
+    run_name: str = "gzsnet"
+    experiment: str = "gzsnet"
+    lr: float = 5e-4  # Adam learning rate (the released code: 1e-4 with 4 groups per batch)
+    validate_every: int = 0  # epochs between val/psnr scores (synthesis of training images); 0 = never
     model: GZSNetConfig = field(default_factory=lambda: PRESETS["cpu64"])  # configs/gzsnet_paper.yaml: paper
     loss: GZSNetLossWeights = field(default_factory=GZSNetLossWeights)
     selection: FontsSelection = field(default_factory=FontsSelection)  # train on a subset of the values
     held_out: HeldOutConfig = field(default_factory=HeldOutConfig)  # combinations kept for zero-shot eval
     ae_ds_baseline: bool = True  # also train the AE+DS baseline on the same batches
     ae_ds_classifier_weight: float = 1.0  # weight of the AE+DS baseline's attribute classification loss
-    epochs: int = 10  # passes over each worker's shards
     groups_per_batch: int = 8  # per worker; a group is 1 + A images (6 on Fonts)
-    lr: float = 5e-4  # the released code: 1e-4 with 4 groups per batch
     shuffle_buffer_groups: int = 256  # groups mixed across consecutive shards before batching; 0 = none
-    seed: int = 0  # model init, group sampling and shuffling: the same seed repeats a CPU run
-    num_workers: int = 2  # DDP workers (Ray Train)
-    use_gpu: bool = False  # one GPU per worker, NCCL instead of gloo
-    cpus_per_worker: float = 0.5  # Ray CPUs each worker holds
-    mixed_precision: Literal["none", "bf16"] = "none"  # bf16 autocast (meant for GPUs)
-    max_failures: int = 1  # worker failures survived by restarting from the last checkpoint
     max_steps_per_epoch: int = 0  # 0 = every group of the worker's shards; small values for tests
-    validate_every: int = 0  # epochs between val/psnr scores (synthesis of training images); 0 = never
     validation_targets: int = 64  # training images val/psnr draws: a fixed sample from held_out.seed
-    storage_path: str = ""  # checkpoints; empty = <workspace>/checkpoints
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if set(self.model.attributes) == set(ATTRIBUTES) and tuple(self.model.attributes) != ATTRIBUTES:
             # Chunk k is trained against the group's partner slot k, which follows the dataset's columns.
             raise ConfigError(f"model.attributes must follow the dataset's order {','.join(ATTRIBUTES)} "
                               f"(got {','.join(self.model.attributes)})")
-        for name in ("epochs", "groups_per_batch", "num_workers"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1 (got {getattr(self, name)})")
-        if self.lr <= 0:
-            raise ConfigError(f"lr must be > 0 (got {self.lr})")
-        for name in ("ae_ds_classifier_weight", "cpus_per_worker", "shuffle_buffer_groups",
-                     "max_steps_per_epoch", "max_failures"):
+        if self.groups_per_batch < 1:
+            raise ConfigError(f"groups_per_batch must be >= 1 (got {self.groups_per_batch})")
+        for name in ("ae_ds_classifier_weight", "shuffle_buffer_groups", "max_steps_per_epoch"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0 (got {getattr(self, name)})")
         if self.validate_every < 0:
@@ -95,8 +85,6 @@ class GZSNetTrainConfig:
         if self.validation_targets < 1:
             raise ConfigError(f"validation_targets must be >= 1 (got {self.validation_targets}): "
                               "pass how many training images val/psnr draws, e.g. 64")
-        if not self.run_name or "/" in self.run_name:
-            raise ConfigError(f"run_name must be a non-empty name without '/' (got {self.run_name!r})")
 
 
 def train_loop_per_worker(loop_config: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ import torch.distributed as dist
 from datagen.errors import ConfigError
 from zsdist.config import from_dict, to_dict
 from zsdist.models.polar_vae import PolarVAE, PolarVAEConfig
+from zsdist.run_config import TrainingConfig
 from zsdist.train.checkpoint import load_state, to_ray_checkpoint, unwrap
 from zsdist.train.cpu_worker import configure_cpu_worker
 from zsdist.train.epochs import report_epoch
@@ -34,46 +35,33 @@ from zsdist.train.schedules import linear_warmup
 
 
 @dataclass(kw_only=True)
-class PolarTrainConfig:
+class PolarTrainConfig(TrainingConfig):
     data: str = ""  # the polar dataset directory (from `zsdist datagen polar`)
-    run_name: str = "polar-vae"  # names the checkpoints and the MLflow run: same name -> resume
-    experiment: str = "polar-vae"  # the MLflow experiment the run is logged to
+    run_name: str = "polar-vae"
+    experiment: str = "polar-vae"
+    validate_every: int = 0  # epochs between val/hole_mse scores (the hole's reconstruction error); 0 = never
     model: PolarVAEConfig = field(default_factory=PolarVAEConfig)
     train_on: Literal["punctured", "full"] = "punctured"  # experiment 1 / experiment 2
-    epochs: int = 10  # passes over each worker's shard of the training images
     batch_size: int = 32  # images per step on each worker
-    lr: float = 1e-3  # Adam learning rate
     beta: float = 1.0  # weight of the KL term once warmed up
     beta_warmup_epochs: int = 2  # beta rises linearly from 0 at epoch 0 to `beta` at this epoch
     # penalty on the latent means: abs (mean |mu_i mu_j|, the original) or cov
     decorrelation: Literal["none", "abs", "cov"] = "none"
     decorrelation_weight: float = 1e-3  # weight of the decorrelation penalty
-    seed: int = 0  # model init, sampling noise and batch shuffling: the same seed repeats a CPU run
-    num_workers: int = 2  # DDP workers (Ray Train)
-    use_gpu: bool = False  # one GPU per worker, NCCL instead of gloo
-    cpus_per_worker: float = 0.5  # Ray CPUs each worker holds
-    mixed_precision: Literal["none", "bf16"] = "none"  # bf16 autocast (meant for GPUs)
-    max_failures: int = 1  # worker failures survived by restarting from the last checkpoint
     max_steps_per_epoch: int = 0  # 0 = the whole shard; small values for smoke tests and benchmarks
-    validate_every: int = 0  # epochs between val/hole_mse scores (the hole's reconstruction error); 0 = never
-    storage_path: str = ""  # checkpoints; empty = <workspace>/checkpoints
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "num_workers"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1 (got {getattr(self, name)})")
-        if self.lr <= 0:
-            raise ConfigError(f"lr must be > 0 (got {self.lr})")
-        for name in ("beta", "decorrelation_weight", "cpus_per_worker"):
+        super().__post_init__()
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1 (got {self.batch_size})")
+        for name in ("beta", "decorrelation_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0 (got {getattr(self, name)})")
-        if self.beta_warmup_epochs < 0 or self.max_steps_per_epoch < 0 or self.max_failures < 0:
-            raise ConfigError("beta_warmup_epochs, max_steps_per_epoch and max_failures must be >= 0")
+        if self.beta_warmup_epochs < 0 or self.max_steps_per_epoch < 0:
+            raise ConfigError("beta_warmup_epochs and max_steps_per_epoch must be >= 0")
         if self.validate_every < 0:
             raise ConfigError(f"validate_every must be >= 0 (got {self.validate_every}): "
                               "pass 0 (never) or N to score val/hole_mse every N epochs")
-        if not self.run_name or "/" in self.run_name:
-            raise ConfigError(f"run_name must be a non-empty name without '/' (got {self.run_name!r})")
 
 
 def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
