@@ -27,7 +27,7 @@ _MAKE = {
     "features": "zsdist datagen xlsa17 XLSA17_DIR --out DIR",
 }
 # The generator command that read_manifest names when a directory holds no dataset at all.
-_GENERATOR = {"polar": "polar", "fonts": "fonts", "features": "xlsa17"}
+_GENERATOR = {"polar": "polar", "fonts": "fonts", "features": "xlsa17 XLSA17_DIR"}
 
 
 def dataset_kind(data_dir: Path | RemotePath | str, *, expected: str | None = None) -> str:
