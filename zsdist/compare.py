@@ -25,6 +25,8 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from datagen.errors import ConfigError, DataError
 from datagen.shards import atomic_write
 from zsdist import tracking
+from zsdist.eval.gzsnet_eval import HEADLINE as GZSNET_HEADLINE
+from zsdist.eval.polar_vae_eval import HEADLINE as POLAR_HEADLINE
 
 SEARCH_METRIC_TAG = "zsdist.search_metric"
 SEARCH_MODE_TAG = "zsdist.search_mode"
@@ -33,8 +35,8 @@ EXTRA_METRICS = 3  # metric columns shown beside the sort metric
 # Each model's headline evaluation metrics as `zsdist eval` logs them; the first is the default sort
 # key of an experiment whose runs logged it, the others are the columns beside it.
 HEADLINE_METRICS = (
-    ("eval/mse_inside", "eval/mse_outside", "eval/nn_mse_inside", "eval/mse_inside_minus_nn"),  # polar-vae
-    ("eval/gzsnet/psnr", "eval/ae_ds/psnr", "eval/nn/psnr", "eval/gzsnet/ssim"),  # gzsnet
+    tuple(f"eval/{name}" for name in POLAR_HEADLINE[:4]),  # mse_inside, mse_outside, nn_mse_inside, ..._minus_nn
+    tuple(f"eval/{name}" for name in GZSNET_HEADLINE[:4]),  # gzsnet/psnr, ae_ds/psnr, nn/psnr, ..._minus_ae_ds
     ("eval/H", "eval/S", "eval/U", "eval/zsl_accuracy"),  # cadavae
 )
 # A metric whose name has one of these words (between / or _) is better when lower.
