@@ -25,8 +25,10 @@ MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false mlflow server --backend-store-uri sqlit
   --artifacts-destination $ZSDIST_HOME/mlartifacts --host 127.0.0.1 --port $MLFLOW_PORT --workers 1 \
   > $ZSDIST_HOME/mlflow-server.log 2>&1 &
 MLFLOW_PID=$!
-timeout 120 bash -c 'until ray status --address 127.0.0.1:$RAY_PORT > /dev/null 2>&1; do sleep 1; done'
-timeout 120 bash -c 'until curl -sf $MLFLOW_TRACKING_URI/health > /dev/null; do sleep 1; done'
+timeout 120 bash -c 'until ray status --address 127.0.0.1:$RAY_PORT > /dev/null 2>&1; do sleep 1; done' ||
+  { echo "no Ray head on 127.0.0.1:$RAY_PORT after 120 s: see $ZSDIST_HOME/ray-head.log" >&2; exit 1; }
+timeout 120 bash -c 'until curl -sf $MLFLOW_TRACKING_URI/health > /dev/null; do sleep 1; done' ||
+  { echo "no MLflow server at $MLFLOW_TRACKING_URI after 120 s: see $ZSDIST_HOME/mlflow-server.log" >&2; exit 1; }
 ray job submit --address http://127.0.0.1:$DASHBOARD_PORT --working-dir . --runtime-env-json "{\"env_vars\": {
   \"ZSDIST_HOME\": \"$ZSDIST_HOME\", \"MLFLOW_TRACKING_URI\": \"$MLFLOW_TRACKING_URI\",
   \"ZSDIST_RAY_CLUSTER\": \"127.0.0.1:$RAY_PORT\"}}" -- python jobs/polar_demo.py
