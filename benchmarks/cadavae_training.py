@@ -18,12 +18,12 @@ compared run interleaved, one epoch each in turn, in one process on one torch th
   results compare; `check_same_terms` asserts that both loops compute the same loss terms;
 - the same loop with zsdist's decoding, each decoder called once on both latents (100 rows), to show
   what that change alone is worth (per epoch only);
-- zsdist's worker loop (`zsdist.train.cadavae.train_one_epoch`, a world of one gloo rank): the shard in
+- zsdist's worker loop (`zsdist.methods.cadavae.training.train_one_epoch`, a world of one gloo rank): the shard in
   memory, fused Adam, float32 or bf16 autocast.
 Per-epoch figures are medians over the rounds after the first. This process keeps glibc's default
 heap, as the official code would; Ray Train's workers set theirs up (zsdist/train/cpu_worker.py: one
 malloc arena, so that the thread the loop runs in keeps the heap settings). Ray Train itself is then timed
-through `zsdist.pipelines.cadavae.train` with 1 and 2 DDP workers: its per-epoch figure and its fixed
+through `zsdist.methods.cadavae.pipeline.train` with 1 and 2 DDP workers: its per-epoch figure and its fixed
 cost (start-up, data, last checkpoint: wall time minus the epochs).
 
 --whole_run times whole runs end to end per seed, one after the other (--concurrent: at the same time,
@@ -57,13 +57,13 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from datagen.ray_setup import init_ray
+from zsdist.base.ray_setup import init_ray
 from zsdist.data.features import read_feature_dataset, write_feature_dataset
 from zsdist.eval.latent_classifier import ClassifierConfig
-from zsdist.models.cadavae import CADAVAE, CADAVAEConfig
-from zsdist.models.cadavae_losses import WarmupConfig, cadavae_losses, loss_weights
+from zsdist.methods.cadavae.model import CADAVAE, CADAVAEConfig
+from zsdist.methods.cadavae.objective import WarmupConfig, cadavae_losses, loss_weights
 from zsdist.pipelines import cadavae
-from zsdist.train.cadavae import (
+from zsdist.methods.cadavae.training import (
     CADAVAEObjective,
     CADAVAETrainConfig,
     epoch_batches,

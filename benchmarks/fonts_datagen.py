@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from datagen.ray_setup import init_ray
+from zsdist.base.ray_setup import init_ray
 from datagen.run_fonts import generate_fonts
 from datagen.spec.fonts import FontsSpec
 

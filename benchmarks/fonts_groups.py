@@ -22,10 +22,10 @@ from pathlib import Path
 
 import ray.data
 
-from datagen.ray_setup import init_ray
+from zsdist.base.ray_setup import init_ray
 from datagen.run_fonts import generate_fonts
 from datagen.spec.fonts import FontsSpec
-from zsdist.data.fonts_groups import group_dataset
+from zsdist.methods.gzsnet.groups import group_dataset
 from zsdist.data.heldout import HeldOutConfig
 
 

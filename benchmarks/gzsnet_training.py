@@ -26,13 +26,13 @@ from pathlib import Path
 import ray.data
 import torch
 
-from datagen.ray_setup import init_ray
+from zsdist.base.ray_setup import init_ray
 from datagen.run_fonts import generate_fonts
 from datagen.spec.fonts import FontsSpec
 from zsdist.config import load_config
-from zsdist.data.fonts_groups import group_dataset
+from zsdist.methods.gzsnet.groups import group_dataset
 from zsdist.pipelines import gzsnet
-from zsdist.train.gzsnet import GZSNetTrainConfig
+from zsdist.methods.gzsnet.training import GZSNetTrainConfig
 
 
 def loader_groups_per_s(cfg: GZSNetTrainConfig, epoch: int) -> float:

@@ -64,7 +64,7 @@ def one_round(layout: list[int], tmp: Path, args: argparse.Namespace) -> tuple[f
         generation = int(images) / float(seconds)
         run_job(cluster, f"jobs/fonts_datagen.py --config {args.fonts_config} --out {data}", home)  # GZS-Net's
         name = f"bench-{time.time_ns()}"
-        run_job(cluster, f"jobs/train_gzsnet.py --config {args.config} --data {data} --run_name {name} "
+        run_job(cluster, f"jobs/train.py gzsnet --config {args.config} --data {data} --run_name {name} "
                          f"--epochs {args.epochs} --max_steps_per_epoch {args.steps} --num_workers 2 "
                          "--cpus_per_worker 2 --ae_ds_baseline false", home)
         client = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")

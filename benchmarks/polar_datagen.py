@@ -18,7 +18,7 @@ import platform
 import tempfile
 from pathlib import Path
 
-from datagen.ray_setup import init_ray
+from zsdist.base.ray_setup import init_ray
 from datagen.run import generate_polar
 from datagen.spec.polar import PolarSpec
 

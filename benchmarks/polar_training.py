@@ -19,11 +19,11 @@ from pathlib import Path
 
 import torch
 
-from datagen.ray_setup import init_ray
+from zsdist.base.ray_setup import init_ray
 from datagen.run import generate_polar
 from datagen.spec.polar import PolarSpec
 from zsdist.pipelines import polar
-from zsdist.train.polar_vae import PolarTrainConfig
+from zsdist.methods.polar_vae.training import PolarTrainConfig
 
 
 def main() -> None:

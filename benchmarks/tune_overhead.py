@@ -37,12 +37,12 @@ import ray
 import torch
 import yaml
 
-from datagen.ray_setup import init_ray
+from zsdist.base.ray_setup import init_ray
 from zsdist.config import to_dict
 from zsdist.data.features import write_feature_dataset
 from zsdist.eval.latent_classifier import ClassifierConfig
-from zsdist.models.cadavae import CADAVAEConfig
-from zsdist.models.cadavae_losses import WarmupConfig
+from zsdist.methods.cadavae.model import CADAVAEConfig
+from zsdist.methods.cadavae.objective import WarmupConfig
 from zsdist.pipelines import cadavae
 from zsdist.tune.models import CADAVAETuneConfig, SearchConfig
 from zsdist.tune.search import run_search

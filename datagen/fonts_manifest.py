@@ -30,8 +30,8 @@ from fontTools.pens.boundsPen import ControlBoundsPen
 from fontTools.ttLib import TTFont
 from PIL import ImageFont
 
-from datagen.errors import DataError, UserInputError
-from datagen.shards import atomic_write
+from zsdist.base.errors import DataError, UserInputError
+from zsdist.base.storage import atomic_write
 
 DEFAULT_MANIFEST = Path(__file__).resolve().parent / "fonts" / "manifest.tsv"
 LETTERS = string.ascii_uppercase + string.ascii_lowercase

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 from PIL import Image, UnidentifiedImageError
 
-from datagen.errors import DataError
+from zsdist.base.errors import DataError
 
 # Level 6 is zlib's default trade-off; fixed here because it is part of the output bytes.
 PNG_COMPRESS_LEVEL = 6

@@ -15,8 +15,8 @@ from typing import Any, Literal
 import pyarrow as pa
 import ray
 
-from datagen.errors import ConfigError, DataError
-from datagen.ray_setup import init_ray
+from zsdist.base.errors import ConfigError, DataError
+from zsdist.base.ray_setup import init_ray
 from datagen.render.polar import POLAR_FEATURES, render_rows
 from datagen.shards import (
     MANIFEST_NAME,
@@ -31,9 +31,9 @@ from datagen.shards import (
     write_manifest,
     write_shard,
 )
-from datagen.shared_storage import require_shared_dir
+from zsdist.base.shared_storage import require_shared_dir
 from datagen.spec.polar import PolarSpec, shard_ranges
-from datagen.storage import RemotePath, is_local
+from zsdist.base.storage import RemotePath, is_local
 
 # One shard's rows as an Arrow table, from its key (polar: a (start, stop) row range).
 RenderShard = Callable[[Any], pa.Table]

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from datagen import GENERATOR_VERSION
-from datagen.errors import ConfigError
+from zsdist.base.errors import ConfigError
 from datagen.fonts_manifest import FontEntry, font_metadata, load_manifest, locate_fonts, verify_fonts
 from datagen.render.fonts import ATTRIBUTE_TYPE, FontRef, GlyphRenderer, fonts_features, render_block
 from datagen.run import GenerationReport, RenderShard, generate_shards

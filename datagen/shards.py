@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datagen import GENERATOR_VERSION
-from datagen.errors import DataError
-from datagen.storage import RemotePath, is_local, location
+from zsdist.base.errors import DataError
+from zsdist.base.storage import RemotePath, atomic_write, is_local, location
 
 MANIFEST_NAME = "_manifest.json"
 SHARD_NAME = re.compile(r"shard-(\d{5})-of-(\d{5})\.parquet")
@@ -96,32 +96,6 @@ def write_shard(
     data = sink.getvalue().to_pybytes()
     atomic_write(location(out_dir) / name, data)
     return ShardInfo(name=name, rows=table.num_rows, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
-
-
-def atomic_write(path: Path | RemotePath, data: bytes) -> None:
-    """Write data to a dot-prefixed temp file beside path, fsync it, then rename it onto path.
-
-    On an object store one upload is already atomic (datagen.storage), so it is written directly.
-    """
-    if not is_local(path):
-        path.write_bytes(data)
-        return
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the data from other users, e.g. Ray workers.
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)  # Makes the rename itself survive a crash.
-    finally:
-        os.close(directory)
 
 
 def remove_stale_temp_files(out_dir: Path | RemotePath) -> None:

@@ -15,10 +15,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datagen.errors import DataError
+from zsdist.base.errors import DataError
 from datagen.png import decode_png
 from datagen.shards import read_manifest, visible_parquet_files
-from datagen.storage import RemotePath, location
+from zsdist.base.storage import RemotePath, location
 
 
 @dataclass

@@ -11,11 +11,11 @@ directory; MLflow goes to MLFLOW_TRACKING_URI. Rerunning resumes.
 import argparse
 import sys
 
-from datagen.errors import UserInputError
+from zsdist.base.errors import UserInputError
 from zsdist.config import add_config_flags, flags_to_overrides
-from zsdist.pipelines.cadavae_seeds import CADAVAESeedsConfig
-from zsdist.pipelines.cadavae_study import run_study, study_table
-from zsdist.workspace import use_job_workspace
+from zsdist.methods.cadavae.seeds import CADAVAESeedsConfig
+from zsdist.methods.cadavae.study import run_study, study_table
+from zsdist.base.workspace import use_job_workspace
 
 
 def main(argv: list[str]) -> None:

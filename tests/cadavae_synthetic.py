@@ -11,9 +11,9 @@ import numpy as np
 
 from zsdist.data.features import write_feature_dataset
 from zsdist.eval.latent_classifier import ClassifierConfig
-from zsdist.models.cadavae import CADAVAEConfig
-from zsdist.models.cadavae_losses import WarmupConfig
-from zsdist.train.cadavae import CADAVAETrainConfig
+from zsdist.methods.cadavae.config import CADAVAETrainConfig
+from zsdist.methods.cadavae.model import CADAVAEConfig
+from zsdist.methods.cadavae.objective import WarmupConfig
 
 CLASSES, SEEN, CODE, FEATURES, ATTRIBUTES = 10, 7, 4, 32, 16
 # Small classifier settings trained a little harder than the paper's: the latents here are 8-d.

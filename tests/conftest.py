@@ -45,7 +45,7 @@ def ray_cluster():
     """A real local Ray cluster shared by every test that needs one (starting one costs ~7 s)."""
     import ray
 
-    from datagen.ray_setup import init_ray
+    from zsdist.base.ray_setup import init_ray
 
     init_ray(num_cpus=2, object_store_memory=512 * 1024**2)
     yield ray

@@ -11,8 +11,9 @@ import torch
 import torch.distributed as dist
 from cadavae_synthetic import ATTRIBUTES, FEATURES, synthetic_arrays, tiny_config
 
-from zsdist.models.cadavae import CADAVAE
-from zsdist.train.cadavae import CADAVAEObjective, epoch_batches, train_one_epoch
+from zsdist.methods.cadavae.model import CADAVAE
+from zsdist.methods.cadavae.objective import CADAVAEObjective
+from zsdist.methods.cadavae.training import epoch_batches, train_one_epoch
 
 
 @pytest.fixture(scope="module")

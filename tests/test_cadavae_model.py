@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from datagen.errors import ConfigError
-from zsdist.models.cadavae import CADAVAE, VAE, CADAVAEConfig
-from zsdist.models.cadavae_losses import WarmupConfig, cadavae_losses, loss_weights
+from zsdist.base.errors import ConfigError
+from zsdist.methods.cadavae.model import CADAVAE, VAE, CADAVAEConfig
+from zsdist.methods.cadavae.objective import WarmupConfig, cadavae_losses, loss_weights
 
 WEIGHTS = {"beta": 0.3, "gamma": 1.7, "delta": 2.9}
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from datagen.errors import ConfigError
+from zsdist.base.errors import ConfigError
 from zsdist.cli import build_parser
 from zsdist.config import flags_to_overrides, load_config, to_dict
-from zsdist.models.cadavae_losses import loss_weights
-from zsdist.pipelines.cadavae_seeds import CADAVAESeedsConfig
-from zsdist.pipelines.cadavae_study import study_points
+from zsdist.methods.cadavae.objective import loss_weights
+from zsdist.methods.cadavae.seeds import CADAVAESeedsConfig
+from zsdist.methods.cadavae.study import study_points
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 ABLATIONS = {"cadavae_da_vae.yaml": "gamma", "cadavae_ca_vae.yaml": "delta"}  # the weight each one zeroes

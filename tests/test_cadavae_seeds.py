@@ -9,11 +9,11 @@ import pytest
 from cadavae_synthetic import CLASSIFIER, tiny_config, write_synthetic
 from mlflow.tracking import MlflowClient
 
-from datagen.errors import ConfigError
-from zsdist import tracking
+from zsdist.base import tracking
+from zsdist.base.errors import ConfigError
 from zsdist.cli import main
 from zsdist.config import to_dict
-from zsdist.pipelines import cadavae_seeds
+from zsdist.methods.cadavae import seeds as cadavae_seeds
 from zsdist.train.checkpoint import latest_checkpoint, storage_root
 
 pytestmark = pytest.mark.slow  # trains and evaluates two seeds with Ray Train

@@ -18,13 +18,17 @@ from cadavae_synthetic import tiny_config as config
 from golden_curves import check_golden
 from mlflow.tracking import MlflowClient
 
-from datagen.errors import ConfigError
-from zsdist import tracking
+from zsdist.base import tracking
+from zsdist.base.errors import ConfigError
 from zsdist.data.features import read_feature_dataset
-from zsdist.models.cadavae import CADAVAE
-from zsdist.pipelines import cadavae
-from zsdist.train.cadavae import CADAVAETrainConfig
+from zsdist.data.zsl_roles import roles
+from zsdist.methods import get_method
+from zsdist.methods.cadavae.config import CADAVAEEvalConfig, CADAVAETrainConfig
+from zsdist.methods.cadavae.model import CADAVAE
+from zsdist.methods.cadavae.scores import scores
 from zsdist.train.checkpoint import load_state
+
+cadavae = get_method("cadavae")
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +69,7 @@ def test_ddp_run_logs_every_term_resumes_and_scores_above_chance(ray_cluster, fe
     assert metric_steps(run_id, "loss") == list(range(6))
     assert resumed_final["reconstruction"] < first["history"][0]["reconstruction"]
 
-    metrics = cadavae.evaluate(cadavae.CADAVAEEvalConfig(run_name="ddp", classifier=CLASSIFIER, shots=(1, 5)))
+    metrics = cadavae.evaluate(CADAVAEEvalConfig(run_name="ddp", classifier=CLASSIFIER, shots=(1, 5))).metrics
     assert set(metrics) == {"S", "U", "H", "zsl_accuracy", *(f"fewshot_{n}/{k}" for n in (1, 5) for k in "SUH"),
                             *(f"baseline/eszsl/{k}" for k in ("S", "U", "H", "zsl_accuracy", "feature_reg",
                                                               "attribute_reg", "validation_H"))}
@@ -78,13 +82,13 @@ def test_ddp_run_logs_every_term_resumes_and_scores_above_chance(ray_cluster, fe
     assert report["epoch"] == 5 and len(report["classes"]["unseen"]) == CLASSES - SEEN
 
     with pytest.raises(ConfigError, match="validation=none"):
-        cadavae.evaluate(cadavae.CADAVAEEvalConfig(run_name="ddp", split="validation"))
+        cadavae.evaluate(CADAVAEEvalConfig(run_name="ddp", split="validation"))
 
 
 def test_validation_split_holds_out_classes_and_images_from_training(feature_data):
     data = read_feature_dataset(feature_data)
     cfg = config(feature_data, validation="pseudo_unseen", pseudo_unseen_fraction=0.3, seed=4)
-    split = cadavae.roles(data, cfg, validation=True)
+    split = roles(data, cfg, validation=True)
     assert len(split.unseen) == 2 and set(split.unseen) < set(range(SEEN))  # round(0.3 * 7) seen classes
     assert sorted([*split.seen, *split.unseen]) == list(range(SEEN))  # the true unseen take no part
     assert (data.splits[np.concatenate([split.train_rows, split.seen_test_rows, split.unseen_test_rows])]
@@ -92,13 +96,13 @@ def test_validation_split_holds_out_classes_and_images_from_training(feature_dat
     assert not set(data.labels[split.train_rows]) & set(split.unseen)
     assert not set(split.train_rows) & set(split.seen_test_rows)
     assert len(split.seen_test_rows) == len(split.seen) * 12  # 20% of each class's 60 trainval images
-    again = cadavae.roles(data, cfg, validation=True)
+    again = roles(data, cfg, validation=True)
     assert np.array_equal(again.train_rows, split.train_rows) and np.array_equal(again.unseen, split.unseen)
-    test = cadavae.roles(data, cfg, validation=False)
+    test = roles(data, cfg, validation=False)
     assert list(test.unseen) == list(range(SEEN, CLASSES)) and len(test.train_rows) == SEEN * 60
     # The scores run on the validation roles alone (an untrained model: only the plumbing is checked).
     model = CADAVAE(replace(cfg.model, feature_dim=FEATURES, attribute_dim=ATTRIBUTES))
-    metrics = cadavae.scores(model, data, split, replace(CLASSIFIER, epochs=2), shots=(3,))
+    metrics = scores(model, data, split, replace(CLASSIFIER, epochs=2), shots=(3,))
     assert set(metrics) == {"S", "U", "H", "zsl_accuracy", "fewshot_3/S", "fewshot_3/U", "fewshot_3/H"}
     assert all(0 <= v <= 1 for v in metrics.values()), metrics
 
@@ -109,6 +113,6 @@ def test_bad_configs_are_one_line_errors():
     with pytest.raises(ConfigError, match="pseudo_unseen_fraction must lie strictly between 0 and 1"):
         CADAVAETrainConfig(pseudo_unseen_fraction=1.0)
     with pytest.raises(ConfigError, match="shots must all be >= 1"):
-        cadavae.CADAVAEEvalConfig(shots=(0,))
+        CADAVAEEvalConfig(shots=(0,))
     with pytest.raises(ConfigError, match="no dataset given"):
         cadavae.train(CADAVAETrainConfig())

@@ -165,7 +165,7 @@ def test_fonts_generation_survives_a_lost_worker_node(cluster, tmp_path):
 
 def train_command(run_name: str, data: Path) -> str:
     flags = " ".join(f"--{k} {v}" for k, v in {"data": str(data), "run_name": run_name, **TRAIN}.items())
-    return f"{sys.executable} jobs/train_polar_vae.py {flags}"
+    return f"{sys.executable} jobs/train.py polar-vae {flags}"
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ import pytest
 from kuberay_jobs import RAY_JOBS, SHELL_OPERATORS, rayjob_steps
 
 import zsdist.cli
-import zsdist.pipelines.cadavae_study
-from datagen.errors import UserInputError
+import zsdist.methods.cadavae.study
+from zsdist.base.errors import UserInputError
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = ROOT / "cluster"
@@ -55,11 +55,11 @@ def _parse_command(tokens: list[str], where: str, home: str, monkeypatch) -> lis
         reached.append(zsdist.cli.parse(argv, as_job=as_job))
 
     def run_study(study_file, overrides=None):
-        reached.extend((None, cfg) for _, cfg in zsdist.pipelines.cadavae_study.study_points(study_file, overrides)[1])
+        reached.extend((None, cfg) for _, cfg in zsdist.methods.cadavae.study.study_points(study_file, overrides)[1])
         raise _WorkWouldStart
 
     monkeypatch.setattr(zsdist.cli, "main", main)
-    monkeypatch.setattr(zsdist.pipelines.cadavae_study, "run_study", run_study)
+    monkeypatch.setattr(zsdist.methods.cadavae.study, "run_study", run_study)
     stderr, failure = io.StringIO(), None
     try:
         with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):

@@ -15,7 +15,7 @@ from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
-from datagen.errors import ConfigError, DataError
+from zsdist.base.errors import ConfigError, DataError
 from zsdist.compare import CompareConfig, compare_runs, format_table, metric_mode, plot_comparison
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -5,12 +5,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from datagen.errors import ConfigError
 from datagen.spec.polar import PolarSpec
+from zsdist.base.errors import ConfigError
 from zsdist.cli import build_parser
 from zsdist.config import flags_to_overrides, flatten, from_dict, load_config, to_dict
 from zsdist.config_help import field_comments
-from zsdist.train.polar_vae import PolarTrainConfig
+from zsdist.methods.polar_vae.config import PolarTrainConfig
 
 
 def test_precedence_defaults_file_flags(tmp_path):

@@ -8,7 +8,7 @@ import zsdist.cli
 from datagen.run_fonts import generate_fonts
 from datagen.spec.fonts import FontsSpec
 from datagen.spec.polar import PolarSpec
-from zsdist.pipelines import polar
+from zsdist.pipelines.datasets import generate_polar_dataset
 
 # The command, the kind it reads, and the words of that kind in the message (zsdist/data/kinds.py).
 COMMANDS = {
@@ -24,7 +24,7 @@ MAKES = {"polar": "zsdist datagen polar", "fonts": "zsdist datagen fonts", "feat
 def datasets(ray_cluster, tmp_path_factory):
     """One small dataset of every kind, made by its own generator."""
     root = tmp_path_factory.mktemp("kinds")
-    polar.generate(PolarSpec(n_points=40, n_test=8, transect_points=3, resolution=32), str(root / "polar"))
+    generate_polar_dataset(PolarSpec(n_points=40, n_test=8, transect_points=3, resolution=32), str(root / "polar"))
     generate_fonts(FontsSpec(letters="Ab", size_names=("small", "large"), size_pixels=(80, 120),
                              colour_names=("red", "green", "blue"),
                              colour_rgb=((255, 0, 0), (0, 128, 0), (0, 0, 255)), font_ids=(3, 17),

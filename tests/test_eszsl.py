@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from cadavae_synthetic import CLASSES, SEEN, synthetic_arrays, tiny_config
 
-from datagen.errors import ConfigError
+from zsdist.base.errors import ConfigError
 from zsdist.data.features import FeatureDataset
 from zsdist.eval.eszsl import ESZSLConfig, eszsl_scores, fit_eszsl, fit_eszsl_grid, predict_eszsl
-from zsdist.pipelines import cadavae
+from zsdist.methods.cadavae import evaluation as cadavae
 
 
 def test_closed_form_by_hand():

@@ -6,15 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from zsdist.eval.plots import (
-    DPI,
-    FIGSIZE_IN,
-    SCATTER_FIGSIZE_IN,
-    error_by_distance_png,
-    latent_scatter_png,
-    transect_strip_png,
-)
-from zsdist.eval.polar_metrics import (
+from zsdist.eval.figures import DPI
+from zsdist.methods.polar_vae.metrics import (
     KNOWN_SPLITS,
     binned,
     default_distance_edges,
@@ -23,6 +16,13 @@ from zsdist.eval.polar_metrics import (
     nearest_neighbour,
     pixel_mse,
     summarise_polar,
+)
+from zsdist.methods.polar_vae.plots import (
+    FIGSIZE_IN,
+    SCATTER_FIGSIZE_IN,
+    error_by_distance_png,
+    latent_scatter_png,
+    transect_strip_png,
 )
 
 

@@ -7,9 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from datagen.errors import DataError
 from datagen.fonts_manifest import file_sha256, load_manifest, locate_fonts, write_manifest
-from zsdist.data.font_attributes import RAW_NAMES, font_attributes, raw_attributes
+from zsdist.base.errors import DataError
+from zsdist.fontszsl.attributes import RAW_NAMES, font_attributes, raw_attributes
 
 ENTRIES = load_manifest()
 PATHS = dict(zip((entry.family for entry in ENTRIES), locate_fonts(ENTRIES)))

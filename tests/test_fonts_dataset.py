@@ -16,11 +16,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from datagen.errors import DataError
 from datagen.fonts_manifest import DEFAULT_MANIFEST
 from datagen.run_fonts import generate_fonts
 from datagen.spec.fonts import ATTRIBUTES, FontsSpec, decode_index
 from datagen.verify import verify_dataset
+from zsdist.base.errors import DataError
 from zsdist.data.fonts import FontsSelection, decode_rgb, read_fonts_table
 
 # 4 letters x 3 sizes x 10 x 10 colours x 4 fonts = 4800 rows in 4 shards of 1200.

@@ -10,13 +10,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from datagen.errors import ConfigError, DataError
 from datagen.run_fonts import generate_fonts
 from datagen.shards import dataset_files
 from datagen.spec.fonts import ATTRIBUTES, FontsSpec, decode_index, shard_blocks
+from zsdist.base.errors import ConfigError, DataError
 from zsdist.data.fonts import FontsSelection, decode_rgb
-from zsdist.data.fonts_groups import form_groups, group_dataset, groups_from_block
 from zsdist.data.heldout import HeldOutConfig, held_out_pairs, is_held_out
+from zsdist.methods.gzsnet.groups import form_groups, group_dataset, groups_from_block
 
 # 4 letters x 3 sizes x 10 x 10 colours x 4 fonts = 4800 rows in 4 shards of 2 letters x 2 fonts.
 SPEC = FontsSpec(letters="ABgj", font_ids=(0, 3, 17, 42), letters_per_shard=2, fonts_per_shard=2, resolution=32)

@@ -14,7 +14,6 @@ from fontTools.ttLib import TTFont
 from fontTools.ttLib.tables._g_l_y_f import Glyph
 from PIL import Image, ImageDraw, ImageFont
 
-from datagen.errors import DataError
 from datagen.fonts_manifest import (
     COLUMNS,
     LETTERS,
@@ -29,6 +28,7 @@ from datagen.fonts_manifest import (
     verify_fonts,
     write_manifest,
 )
+from zsdist.base.errors import DataError
 
 
 @pytest.fixture(scope="module")

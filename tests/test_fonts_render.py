@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from datagen.errors import ConfigError
 from datagen.render.fonts import FONTS_COLUMNS, GlyphRenderer, expected_rgb, render_block
 from datagen.render.polar import IMAGE_TYPE
 from datagen.spec.fonts import (
@@ -24,6 +23,7 @@ from datagen.spec.fonts import (
     partner_guarantee_holds,
     shard_blocks,
 )
+from zsdist.base.errors import ConfigError
 
 FONTS_TSV = Path("/work/shared/reference/fonts100.tsv")
 SPEC = FontsSpec()

@@ -8,15 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datagen.errors import ConfigError
 from datagen.fonts_manifest import load_manifest
 from datagen.run_fonts import generate_fonts
 from datagen.spec.fonts import FontsSpec
+from zsdist.base.errors import ConfigError
 from zsdist.cli import main
 from zsdist.data.features import read_feature_dataset
 from zsdist.data.fonts import FontsSelection
-from zsdist.models.font_backbone import FontBackboneConfig
-from zsdist.pipelines.fonts_zsl import FontsZSLConfig, build_fonts_zsl
+from zsdist.fontszsl.backbone import FontBackboneConfig
+from zsdist.fontszsl.build import FontsZSLConfig, build_fonts_zsl
 
 # 4 letters x 2 sizes x 3 x 3 colours x 8 fonts = 576 rows (384 non-blank) in 4 shards.
 SPEC = FontsSpec(letters="ABab", size_names=("small", "large"), size_pixels=(80, 120),

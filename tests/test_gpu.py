@@ -13,8 +13,8 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 def test_bf16_training_on_gpu(tmp_path, ray_cluster, monkeypatch):
     from datagen.run import generate_polar
     from datagen.spec.polar import PolarSpec
-    from zsdist.pipelines import polar
-    from zsdist.train.polar_vae import PolarTrainConfig
+    from zsdist.methods import get_method
+    from zsdist.methods.polar_vae.config import PolarTrainConfig
 
     monkeypatch.setenv("ZSDIST_HOME", str(tmp_path))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
@@ -24,7 +24,7 @@ def test_bf16_training_on_gpu(tmp_path, ray_cluster, monkeypatch):
     for precision in ("none", "bf16"):
         cfg = PolarTrainConfig(data=str(data), run_name=f"gpu-{precision}", epochs=3, batch_size=64,
                                num_workers=1, use_gpu=True, cpus_per_worker=1, mixed_precision=precision)
-        _, _, final = polar.train(cfg)
+        _, _, final = get_method("polar-vae").train(cfg)
         losses[precision] = final["loss"]
     # bf16 autocast trains the same model to a comparable loss (the loss itself is computed in fp32).
     assert losses["bf16"] == pytest.approx(losses["none"], rel=0.15)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from datagen.errors import ConfigError
+from zsdist.base.errors import ConfigError
 from zsdist.eval.gzsl_metrics import confusion_scores, gzsl_scores, per_class_accuracy
 from zsdist.eval.latent_classifier import ClassifierConfig, build_training_set, predict, train_linear_classifier
 

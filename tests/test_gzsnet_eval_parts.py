@@ -7,10 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
-from datagen.errors import ConfigError
-from zsdist.eval.coprediction import ProbeConfig, coprediction_matrix, diagonal_summary, normalised_accuracy
-from zsdist.eval.gzsnet_plots import coprediction_heatmap_png, image_grid_png, to_uint8
+from zsdist.base.errors import ConfigError
 from zsdist.eval.image_metrics import image_quality, per_image_mse, per_image_ssim, psnr_from_mse, to_unit
+from zsdist.methods.gzsnet.coprediction import ProbeConfig, coprediction_matrix, diagonal_summary, normalised_accuracy
+from zsdist.methods.gzsnet.plots import coprediction_heatmap_png, image_grid_png, to_uint8
 
 
 def _images(n: int, c: int, h: int, w: int, seed: int = 0) -> torch.Tensor:

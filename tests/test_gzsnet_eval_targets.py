@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from zsdist.eval.gzsnet_targets import NO_ROW, nearest_neighbours, pick_bases, pick_sources
-from zsdist.models.ae_ds import AEDS
-from zsdist.models.gzsnet import PRESETS
+from zsdist.methods.gzsnet.ae_ds import AEDS
+from zsdist.methods.gzsnet.model import PRESETS
+from zsdist.methods.gzsnet.targets import NO_ROW, nearest_neighbours, pick_bases, pick_sources
 
 SHAPE = (4, 3, 3, 3, 4)
 

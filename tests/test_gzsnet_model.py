@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from datagen.errors import ConfigError
-from zsdist.models.gzsnet import GZSNet, GZSNetConfig, preset
-from zsdist.models.gzsnet_losses import GZSNetLossWeights, gzsnet_losses
+from zsdist.base.errors import ConfigError
+from zsdist.methods.gzsnet.model import GZSNet, GZSNetConfig, preset
+from zsdist.methods.gzsnet.objective import GZSNetLossWeights, gzsnet_losses
 
 ATTRS = ("letter", "size", "font_colour", "background_colour", "font")
 # Terms of test_golden_loss (tiny preset, seed 0), recorded with torch 2.13 on CPU.

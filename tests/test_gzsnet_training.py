@@ -14,20 +14,23 @@ import torch
 from golden_curves import check_golden
 from mlflow.tracking import MlflowClient
 
-from datagen.errors import ConfigError
 from datagen.run_fonts import generate_fonts
 from datagen.shards import dataset_files
 from datagen.spec.fonts import ATTRIBUTES, FontsSpec, decode_index
-from zsdist import tracking
+from zsdist.base import tracking
+from zsdist.base.errors import ConfigError
 from zsdist.config import load_config
 from zsdist.data.fonts import decode_rgb
 from zsdist.data.heldout import HeldOutConfig, held_out_pairs, is_held_out
-from zsdist.eval.gzsnet_eval import SynthesisEvalConfig
-from zsdist.models.gzsnet import PRESETS, GZSNet
-from zsdist.pipelines import gzsnet
+from zsdist.methods import get_method
+from zsdist.methods.gzsnet.config import GZSNetEvalConfig, GZSNetTrainConfig
+from zsdist.methods.gzsnet.evaluation import SynthesisEvalConfig
+from zsdist.methods.gzsnet.model import PRESETS, GZSNet
+from zsdist.methods.gzsnet.validation import SynthesisValidation
 from zsdist.train.checkpoint import load_state
-from zsdist.train.gzsnet import GZSNetTrainConfig
-from zsdist.train.gzsnet_validation import EpochValidation
+from zsdist.train.validation import ValidationCadence
+
+gzsnet = get_method("gzsnet")
 
 # 4 letters x 3 sizes x 10 x 10 colours x 4 fonts at 32 px: 4 shards of 2 letters x 2 fonts.
 SPEC = FontsSpec(letters="ABgj", font_ids=(0, 3, 17, 42), letters_per_shard=2, fonts_per_shard=2, resolution=32)
@@ -40,6 +43,11 @@ def fonts_data(tmp_path_factory, ray_cluster):
     out = tmp_path_factory.mktemp("fonts-data")
     generate_fonts(SPEC, out, num_workers=2, progress=False)
     return out
+
+
+def cadence(cfg) -> ValidationCadence:
+    """The method's validation at the training loop's cadence (zsdist/train/loop.py)."""
+    return ValidationCadence(SynthesisValidation(cfg), every=cfg.validate_every, last_epoch=cfg.epochs - 1)
 
 
 def config(data, **overrides) -> GZSNetTrainConfig:
@@ -66,7 +74,7 @@ def shard_images(data_dir, index: np.ndarray) -> torch.Tensor:
 
 
 def test_validation_is_the_synthesis_psnr_of_training_targets_carried_between_epochs(fonts_data):
-    validate = EpochValidation(config(fonts_data, epochs=3, validate_every=2, validation_targets=16))
+    validate = cadence(config(fonts_data, epochs=3, validate_every=2, validation_targets=16))
     targets, sources = validate.targets, validate.sources  # global indices, (T,) and (T, A)
     assert targets.shape == (16,) and sources.shape == (16, len(ATTRIBUTES))
     held = held_out_pairs(HELD_OUT, {"spec": SPEC.to_dict()})
@@ -93,7 +101,7 @@ def test_validation_is_the_synthesis_psnr_of_training_targets_carried_between_ep
     mse = ((drawn - truth) ** 2).reshape(len(targets), -1).mean(axis=1)
     assert first["val/psnr"] == pytest.approx(np.mean(10 * np.log10(1 / mse)), rel=1e-5)
     # Another run of the same split scores the same images, whatever its training seed.
-    assert EpochValidation(config(fonts_data, seed=11, validate_every=1, validation_targets=16))(model, 0) == first
+    assert cadence(config(fonts_data, seed=11, validate_every=1, validation_targets=16))(model, 0) == first
 
     with torch.no_grad():
         next(model.parameters()).add_(0.05)
@@ -138,7 +146,7 @@ def test_ddp_run_logs_every_term_resumes_and_repeats(fonts_data, workspace, tmp_
 @pytest.mark.slow
 def test_evaluation_numbers_are_finite_and_logged(fonts_data, workspace):
     gzsnet.train(config(fonts_data, run_name="scored", epochs=1))
-    eval_cfg = gzsnet.GZSNetEvalConfig(run_name="scored",
+    eval_cfg = GZSNetEvalConfig(run_name="scored",
                                        synthesis=SynthesisEvalConfig(max_targets=24, probe_images=200, grid_targets=4))
     run_id, metrics, out_dir = gzsnet.evaluate(eval_cfg)
     assert metrics["targets"] == 24

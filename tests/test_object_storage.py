@@ -12,18 +12,20 @@ import pytest
 from mlflow.tracking import MlflowClient
 from s3_server import S3Server
 
-from datagen.errors import ConfigError, DataError
 from datagen.run import generate_polar
 from datagen.shards import read_manifest
 from datagen.spec.polar import PolarSpec
-from datagen.storage import RemotePath, location
 from datagen.verify import verify_dataset
-from zsdist import tracking
-from zsdist.data.polar import read_all_rows
-from zsdist.models.polar_vae import PolarVAEConfig
-from zsdist.pipelines import polar
+from zsdist.base import tracking
+from zsdist.base.errors import ConfigError, DataError
+from zsdist.base.storage import RemotePath, location
+from zsdist.methods import get_method
+from zsdist.methods.polar_vae.config import PolarEvalConfig, PolarTrainConfig
+from zsdist.methods.polar_vae.data import read_all_rows
+from zsdist.methods.polar_vae.model import PolarVAEConfig
 from zsdist.train.checkpoint import load_state
-from zsdist.train.polar_vae import PolarTrainConfig
+
+polar = get_method("polar-vae")
 
 BUCKET = "zsdist-test"
 TINY_SPEC = PolarSpec(n_points=240, n_test=40, transect_points=5, resolution=32, shard_rows=64)
@@ -97,7 +99,7 @@ def test_training_from_s3_with_checkpoints_and_artifacts_on_s3(s3, polar_on_s3, 
     assert run_again == run_id and again["loss"] == final["loss"]
 
     # Evaluation finds the run's latest checkpoint in the bucket; its artifacts go there too.
-    _, metrics, _ = polar.evaluate(polar.PolarEvalConfig(run_name="on-s3", experiment="object-storage",
+    _, metrics, _ = polar.evaluate(PolarEvalConfig(run_name="on-s3", experiment="object-storage",
                                                          storage_path=storage))
     assert metrics["mse_inside"] > 0
     run = MlflowClient(tracking.tracking_uri()).get_run(run_id)
@@ -113,4 +115,4 @@ def test_training_from_s3_with_checkpoints_and_artifacts_on_s3(s3, polar_on_s3, 
 def test_missing_s3_checkpoint_is_one_line(s3, workspace):
     with pytest.raises(DataError, match=rf"^no checkpoint for run 'absent' under s3://{BUCKET}/nowhere/absent: "
                                         "train it first"):
-        polar.evaluate(polar.PolarEvalConfig(run_name="absent", storage_path=f"s3://{BUCKET}/nowhere"))
+        polar.evaluate(PolarEvalConfig(run_name="absent", storage_path=f"s3://{BUCKET}/nowhere"))

@@ -11,13 +11,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from datagen import GENERATOR_VERSION
-from datagen.errors import ConfigError, DataError
 from datagen.png import decode_png, encode_png
 from datagen.render.polar import IMAGE_TYPE, POLAR_COLUMNS, POLAR_FEATURES, render_curve
 from datagen.run import generate_polar
 from datagen.shards import MANIFEST_NAME, dataset_files, read_spec, shard_state
 from datagen.spec.polar import PolarSpec
 from datagen.verify import verify_dataset
+from zsdist.base.errors import ConfigError, DataError
 
 SPEC = PolarSpec(n_points=200, n_test=20, resolution=32, shard_rows=64)  # 245 rows in 4 shards
 SHARDS = [f"shard-{i:05d}-of-00004.parquet" for i in range(4)]

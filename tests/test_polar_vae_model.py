@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from datagen.errors import ConfigError
-from zsdist.models.polar_vae import PolarVAE, PolarVAEConfig, decorrelation_penalty
+from zsdist.base.errors import ConfigError
+from zsdist.methods.polar_vae.model import PolarVAE, PolarVAEConfig, decorrelation_penalty
 
 # Losses of test_golden_loss_curve, recorded with torch 2.13 on CPU.
 GOLDEN = [790.212, 712.126, 643.256, 591.466, 553.511]

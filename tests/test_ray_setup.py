@@ -4,8 +4,8 @@ import stat
 
 import pytest
 
-from datagen.errors import UserInputError
-from datagen.ray_setup import check_cluster, ensure_auth_token
+from zsdist.base.errors import UserInputError
+from zsdist.base.ray_setup import check_cluster, ensure_auth_token
 
 
 @pytest.fixture

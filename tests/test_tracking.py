@@ -5,7 +5,7 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
-from zsdist import tracking
+from zsdist.base import tracking
 
 
 def config_of(client: MlflowClient, run_id: str, directory: Path) -> dict:

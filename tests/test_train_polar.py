@@ -13,16 +13,19 @@ import torch
 from golden_curves import check_golden
 from mlflow.tracking import MlflowClient
 
-from datagen.errors import ConfigError, DataError
 from datagen.run import generate_polar
 from datagen.spec.polar import PolarSpec
-from zsdist import tracking
-from zsdist.data.polar import read_all_rows
-from zsdist.models.polar_vae import PolarVAE, PolarVAEConfig
-from zsdist.pipelines import polar
+from zsdist.base import tracking
+from zsdist.base.errors import ConfigError, DataError
+from zsdist.methods import get_method
+from zsdist.methods.polar_vae.config import PolarEvalConfig, PolarTrainConfig
+from zsdist.methods.polar_vae.data import read_all_rows
+from zsdist.methods.polar_vae.model import PolarVAE, PolarVAEConfig
+from zsdist.methods.polar_vae.validation import HoleValidation
 from zsdist.train.checkpoint import latest_checkpoint, load_state
-from zsdist.train.polar_vae import PolarTrainConfig
-from zsdist.train.polar_validation import EpochValidation
+from zsdist.train.validation import ValidationCadence
+
+polar = get_method("polar-vae")
 
 TINY_SPEC = PolarSpec(n_points=240, n_test=40, transect_points=5, resolution=32, shard_rows=64)
 TINY_MODEL = PolarVAEConfig(encoder_channels=(4, 8), decoder_channels=(8, 4, 4), decoder_start_channels=4)
@@ -33,6 +36,11 @@ def polar_data(tmp_path_factory, ray_cluster):
     out = tmp_path_factory.mktemp("polar-data")
     generate_polar(TINY_SPEC, out, num_workers=2)
     return out
+
+
+def cadence(cfg) -> ValidationCadence:
+    """The method's validation at the training loop's cadence (zsdist/train/loop.py)."""
+    return ValidationCadence(HoleValidation(cfg), every=cfg.validate_every, last_epoch=cfg.epochs - 1)
 
 
 def config(data, **overrides) -> PolarTrainConfig:
@@ -46,7 +54,7 @@ def metric_history(run_id: str, key: str) -> list[tuple[int, float]]:
 
 
 def test_validation_is_the_hole_reconstruction_mse_carried_between_epochs(polar_data):
-    validate = EpochValidation(config(polar_data, epochs=3, validate_every=2))
+    validate = cadence(config(polar_data, epochs=3, validate_every=2))
     rows = read_all_rows(polar_data)
     in_hole = rows["split"] == "hole"
     hole = rows["image"][in_hole][np.argsort(rows["index"][in_hole])]
@@ -61,7 +69,7 @@ def test_validation_is_the_hole_reconstruction_mse_carried_between_epochs(polar_
     model.train()
     expected = np.mean((torch.sigmoid(logits)[:, 0].double().numpy() - hole) ** 2)
     assert first["val/hole_mse"] == pytest.approx(expected, rel=1e-9)
-    assert EpochValidation(config(polar_data, validate_every=1))(model, 0) == first  # deterministic
+    assert cadence(config(polar_data, validate_every=1))(model, 0) == first  # deterministic
     assert model.training and all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
 
     with torch.no_grad():
@@ -84,7 +92,7 @@ def test_ddp_training_logs_checkpoints_and_resumes(polar_data, workspace):
     model = PolarVAE(TINY_MODEL, TINY_SPEC.resolution)
     model.load_state_dict(first["model"])
     assert final["val/hole_mse"] == pytest.approx(
-        EpochValidation(config(polar_data, validate_every=1))(model, 1)["val/hole_mse"], rel=1e-5)
+        cadence(config(polar_data, validate_every=1))(model, 1)["val/hole_mse"], rel=1e-5)
 
     run = MlflowClient(tracking.tracking_uri()).get_run(run_id)
     assert run.info.status == "FINISHED"
@@ -110,7 +118,7 @@ def test_ddp_training_logs_checkpoints_and_resumes(polar_data, workspace):
 @pytest.mark.slow
 def test_evaluation_logs_metrics_and_artifacts(polar_data, workspace):
     polar.train(config(polar_data, run_name="evaluated", epochs=1, decorrelation="cov", train_on="full"))
-    run_id, metrics, out_dir = polar.evaluate(polar.PolarEvalConfig(run_name="evaluated"))
+    run_id, metrics, out_dir = polar.evaluate(PolarEvalConfig(run_name="evaluated"))
     for key in ("mse_inside", "mse_outside", "nn_mse_inside", "dice_inside", "latent_r2_mean_outside"):
         assert np.isfinite(metrics[key]), key
     files = {p.name for p in out_dir.iterdir()}
@@ -131,4 +139,4 @@ def test_bad_training_input(polar_data, workspace, tmp_path):
     with pytest.raises(DataError):
         polar.train(config(tmp_path / "nowhere"))
     with pytest.raises(DataError, match="no checkpoint for run 'never-trained'"):
-        polar.evaluate(polar.PolarEvalConfig(run_name="never-trained"))
+        polar.evaluate(PolarEvalConfig(run_name="never-trained"))

@@ -23,17 +23,22 @@ from cadavae_synthetic import CLASSIFIER, write_synthetic
 from mlflow.tracking import MlflowClient
 from ray.tune.search.sample import Domain
 
-from datagen.errors import ConfigError
-from zsdist import tracking
+from zsdist.base import tracking
+from zsdist.base.errors import ConfigError
 from zsdist.cli import main
 from zsdist.config import to_dict
-from zsdist.models.cadavae import CADAVAEConfig
-from zsdist.models.cadavae_losses import WarmupConfig
+from zsdist.methods import get_method, methods
+from zsdist.methods.cadavae.model import CADAVAEConfig
+from zsdist.methods.cadavae.objective import WarmupConfig
 from zsdist.train.checkpoint import latest_checkpoint, load_state
-from zsdist.tune.models import CADAVAETuneConfig, GZSNetTuneConfig, PolarTuneConfig, SearchConfig
-from zsdist.tune.search import SEARCHABLE, run_search
+from zsdist.tune.config import SearchConfig, tune_config
+from zsdist.tune.search import run_search
 from zsdist.tune.space import apply_params, load_space, param_space, searched
+from zsdist.tune.trials import trial_config
 
+CADAVAETuneConfig = tune_config(get_method("cadavae"))
+GZSNetTuneConfig = tune_config(get_method("gzsnet"))
+PolarTuneConfig = tune_config(get_method("polar-vae"))
 EPOCHS = 4
 HIDDEN = {f"{part}_hidden": 32 for part in ("image_encoder", "image_decoder", "attribute_encoder",
                                             "attribute_decoder")}
@@ -86,15 +91,15 @@ def test_presets_scale_with_the_run_and_files_are_checked(tmp_path):
         apply_params(CADAVAETuneConfig(), {"lr": 0.0})
 
 
-@pytest.mark.parametrize("model", list(SEARCHABLE))
+@pytest.mark.parametrize("model", list(methods()))
 def test_every_preset_samples_valid_trial_configs(model):
-    searchable = SEARCHABLE[model]
-    base = searchable.config(data="/data", epochs=12)
+    method = get_method(model)
+    base = tune_config(method)(data="/data", epochs=12)
     space = param_space(load_space(model, base))
     for seed in range(5):
         np.random.seed(seed)  # Tune's domains sample from numpy's global state
         params = {k: v.sample() if isinstance(v, Domain) else v for k, v in space.items()}
-        trial = searchable.trial_config(base, params, run_name=f"s-{seed}")
+        trial = trial_config(method, base, params, run_name=f"s-{seed}")
         assert trial.run_name == f"s-{seed}" and trial.validate_every == 1 and not hasattr(trial, "search")
         for key, value in params.items():
             leaf = trial

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from datagen.errors import DataError
+from zsdist.base.errors import DataError
 from zsdist.data.features import read_feature_dataset, write_feature_dataset
 from zsdist.data.xlsa17 import apply_min_max, fit_min_max, import_xlsa17, load_xlsa17
 

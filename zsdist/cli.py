@@ -27,31 +27,32 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from datagen.errors import UserInputError
+from zsdist.base.errors import UserInputError
 from datagen.spec.fonts import FontsSpec
 from datagen.spec.polar import PolarSpec
 from datagen.verify import verify_dataset
-from zsdist import tracking
+from zsdist.base import tracking
 from zsdist.compare import CompareConfig, compare_runs, format_table, plot_comparison
 from zsdist.config import add_config_flags, flags_to_overrides, load_config
 from zsdist.data.xlsa17 import import_xlsa17
-from zsdist.pipelines import cadavae, cadavae_seeds, fonts, gzsnet, polar
+from zsdist.fontszsl.build import FontsZSLConfig, build_fonts_zsl
+from zsdist.methods import get_method, methods
+from zsdist.methods.polar_vae.config import PolarTrainConfig
+from zsdist.pipelines.datasets import generate_fonts_dataset, generate_polar_dataset
 from zsdist.pipelines.demo import DEMO_TRAIN_DEFAULTS, run_demo
-from zsdist.pipelines.fonts_zsl import FontsZSLConfig, build_fonts_zsl
-from zsdist.train.gzsnet import GZSNetTrainConfig
-from zsdist.train.polar_vae import PolarTrainConfig
-from zsdist.workspace import use_job_workspace
+from zsdist.tune.config import tune_config
+from zsdist.base.workspace import use_job_workspace
 
 
 def _datagen_polar(args: argparse.Namespace, spec: PolarSpec) -> None:
-    out, report = polar.generate(spec, args.out, num_workers=args.num_workers)
+    out, report = generate_polar_dataset(spec, args.out, num_workers=args.num_workers)
     print(f"polar dataset in {out}: {report.written} shards written, {report.skipped} already complete, "
           f"{report.images} images in {report.seconds:.1f} s")
 
 
 def _datagen_fonts(args: argparse.Namespace, spec: FontsSpec) -> None:
-    out, report = fonts.generate(spec, args.out, num_workers=args.num_workers, font_manifest=args.font_manifest,
-                                 fonts_dir=args.fonts_dir, accept_font_checksums=args.accept_font_checksums)
+    out, report = generate_fonts_dataset(spec, args.out, num_workers=args.num_workers, font_manifest=args.font_manifest,
+                                            fonts_dir=args.fonts_dir, accept_font_checksums=args.accept_font_checksums)
     print(f"fonts dataset in {out}: {report.written + report.rewritten} shards written, {report.skipped} already "
           f"complete, {report.images} images in {report.seconds:.1f} s")
 
@@ -63,26 +64,15 @@ def _datagen_verify(args: argparse.Namespace, _cfg: None) -> None:
         sys.exit(1)
 
 
-def _train_polar(args: argparse.Namespace, cfg: PolarTrainConfig) -> None:
-    run_id, checkpoint, metrics = polar.train(cfg)
-    print(f"run '{cfg.run_name}' (MLflow run {run_id}) finished epoch {int(metrics['epoch'])}: "
-          f"loss {metrics['loss']:.3f}; checkpoint {checkpoint}")
+def _train(args: argparse.Namespace, cfg: Any) -> None:
+    method = get_method(args.model)
+    print(method.command(cfg) if method.command else method.train_and_describe(cfg))
 
 
-def _eval_polar(args: argparse.Namespace, cfg: polar.PolarEvalConfig) -> None:
-    run_id, metrics, out_dir = polar.evaluate(cfg)
-    print(f"evaluation of '{cfg.run_name}' (MLflow run {run_id}) in {out_dir}:\n{polar.headline(metrics)}")
-
-
-def _train_gzsnet(args: argparse.Namespace, cfg: GZSNetTrainConfig) -> None:
-    run_id, checkpoint, metrics = gzsnet.train(cfg)
-    print(f"run '{cfg.run_name}' (MLflow run {run_id}) finished epoch {int(metrics['epoch'])}: "
-          f"loss {metrics['total']:.4f}; checkpoint {checkpoint}")
-
-
-def _eval_gzsnet(args: argparse.Namespace, cfg: gzsnet.GZSNetEvalConfig) -> None:
-    run_id, metrics, out_dir = gzsnet.evaluate(cfg)
-    print(f"evaluation of '{cfg.run_name}' (MLflow run {run_id}) in {out_dir}:\n{gzsnet.headline(metrics)}\n"
+def _eval(args: argparse.Namespace, cfg: Any) -> None:
+    method = get_method(args.model)
+    run_id, metrics, out_dir = method.evaluate(cfg)
+    print(f"evaluation of '{cfg.run_name}' (MLflow run {run_id}) in {out_dir}:\n{method.format_headline(metrics)}\n"
           f"see them with: {tracking.ui_hint()}")
 
 
@@ -98,29 +88,11 @@ def _datagen_fontszsl(args: argparse.Namespace, cfg: FontsZSLConfig) -> None:
           f"backbone test_seen accuracy {report.test_seen_accuracy:.3f}")
 
 
-def _train_cadavae(args: argparse.Namespace, cfg: cadavae_seeds.CADAVAESeedsConfig) -> None:
-    if cfg.seeds > 1:
-        summary = cadavae_seeds.run_seeds(cfg)
-        print(f"run '{cfg.run_name}' (MLflow run {summary.run_id}) summarises runs "
-              f"{', '.join(run.run_name for run in summary.runs)}\n{cadavae_seeds.summary_table(summary)}\n"
-              f"see them with: {tracking.ui_hint()}")
-        return
-    run_id, checkpoint, metrics = cadavae.train(cfg.training())
-    print(f"run '{cfg.run_name}' (MLflow run {run_id}) finished epoch {int(metrics['epoch'])}: "
-          f"loss {metrics['loss']:.2f}; checkpoint {checkpoint}")
-
-
-def _eval_cadavae(args: argparse.Namespace, cfg: cadavae.CADAVAEEvalConfig) -> None:
-    metrics = cadavae.evaluate(cfg)
-    print(f"evaluation of '{cfg.run_name}' ({cfg.split}):\n" + "\n".join(
-        f"  {name:<16} {value:.4f}" for name, value in metrics.items()) + f"\nsee them with: {tracking.ui_hint()}")
-
-
 def _tune(args: argparse.Namespace, cfg: Any) -> None:
-    from zsdist.tune.search import SEARCHABLE, run_search
+    from zsdist.tune.search import run_search
 
     result = run_search(args.model, cfg, resume=args.resume)
-    metric = SEARCHABLE[args.model].metric
+    metric = get_method(args.model).search.metric
     print(f"search '{result.name}' (MLflow run {result.run_id}): {len(result.trials)} trials, "
           f"{sum(t['status'] == 'KILLED' for t in result.trials)} stopped early by ASHA\n"
           f"best {metric} {result.best_metric:.4f} with " + ", ".join(f"{k}={v}" for k, v in result.best_params.items())
@@ -175,29 +147,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command(datagen, "verify", _datagen_verify, "check a dataset's shards, counts and checksums")
     sub.add_argument("dir")
 
-    train = commands.add_parser("train", help="train a model with Ray Train").add_subparsers(dest="model", required=True)
-    command(train, "polar-vae", _train_polar, "train the polar VAE (DDP on Ray Train)", PolarTrainConfig)
-    command(train, "gzsnet", _train_gzsnet, "train GZS-Net and its AE+DS baseline on Fonts (DDP on Ray Train)",
-            GZSNetTrainConfig)
-    command(train, "cadavae", _train_cadavae, "train CADA-VAE on a feature dataset (DDP on Ray Train); "
-            "--seeds N > 1 trains and evaluates N seeds and prints their mean and std",
-            cadavae_seeds.CADAVAESeedsConfig)
+    train = commands.add_parser("train", help="train a method with Ray Train").add_subparsers(dest="model", required=True)
     evaluate = commands.add_parser("eval", help="evaluate a trained run").add_subparsers(dest="model", required=True)
-    command(evaluate, "polar-vae", _eval_polar, "score a polar VAE run inside vs outside the hole",
-            polar.PolarEvalConfig)
-    command(evaluate, "gzsnet", _eval_gzsnet, "zero-shot synthesis of held-out Fonts combinations vs baselines",
-            gzsnet.GZSNetEvalConfig)
-    command(evaluate, "cadavae", _eval_cadavae, "GZSL S/U/H, ZSL and few-shot accuracy of a CADA-VAE run",
-            cadavae.CADAVAEEvalConfig)
     tune = commands.add_parser("tune", help="search hyperparameters with Ray Tune (ASHA, MLflow)").add_subparsers(
         dest="model", required=True)
-    from zsdist.tune.models import SEARCHABLE
-
-    for name, searchable in SEARCHABLE.items():
+    for name, method in methods().items():
+        command(train, name, _train, method.train_help, method.command_config or method.train_config)
+        command(evaluate, name, _eval, method.eval_help, method.eval_config)
         sub = command(tune, name, _tune, f"search {name}'s hyperparameters on its validation metric "
-                      f"({searchable.metric}), then re-run the best config on test", searchable.config)
+                      f"({method.search.metric}), then re-run the best config on test", tune_config(method))
         sub.add_argument("--space", dest="cfg:search.space", default=argparse.SUPPRESS, metavar="SPACE",
-                         help="a preset (cadavae, gzsnet, polar-vae) or a YAML file; the same as --search.space")
+                         help=f"a preset ({', '.join(methods())}) or a YAML file; the same as --search.space")
         sub.add_argument("--resume", action="store_true", help="continue an interrupted search of the same name")
     command(commands, "compare", _compare, "a table (and a PNG plot) of an experiment's runs or of a search's "
             "trials, read back from MLflow (local store or MLFLOW_TRACKING_URI)", CompareConfig)

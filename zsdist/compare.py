@@ -3,7 +3,7 @@
 A search is a parent run found by its zsdist run name; its trials are the runs whose MLflow tag
 `mlflow.parentRunId` names it. The parent's tags `zsdist.search_metric`, `zsdist.search_mode` and
 `zsdist.searched_params` (written by zsdist.tune) give the default sort metric, order and columns.
-Without a search, runs are sorted by their model's headline evaluation metric (HEADLINE_METRICS),
+Without a search, runs are sorted by their model's headline evaluation metric (headline_metrics()),
 and the direction follows the metric: errors and losses ascend, scores descend (metric_mode).
 The same code reads the local SQLite store and a tracking server (MLFLOW_TRACKING_URI), since both
 are reached through MlflowClient(tracking_uri()).
@@ -22,26 +22,25 @@ from typing import Literal
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
-from datagen.errors import ConfigError, DataError
-from datagen.shards import atomic_write
-from zsdist import tracking
-from zsdist.eval.gzsnet_eval import HEADLINE as GZSNET_HEADLINE
-from zsdist.eval.polar_vae_eval import HEADLINE as POLAR_HEADLINE
+from zsdist.base.errors import ConfigError, DataError
+from zsdist.base.storage import atomic_write
+from zsdist.base import tracking
+from zsdist.methods import methods
+from zsdist.methods.method import EVAL_PREFIX
 
 SEARCH_METRIC_TAG = "zsdist.search_metric"
 SEARCH_MODE_TAG = "zsdist.search_mode"
 SEARCHED_PARAMS_TAG = "zsdist.searched_params"
 EXTRA_METRICS = 3  # metric columns shown beside the sort metric
-# Each model's headline evaluation metrics as `zsdist eval` logs them; the first is the default sort
-# key of an experiment whose runs logged it, the others are the columns beside it.
-HEADLINE_METRICS = (
-    tuple(f"eval/{name}" for name in POLAR_HEADLINE[:4]),  # mse_inside, mse_outside, nn_mse_inside, ..._minus_nn
-    tuple(f"eval/{name}" for name in GZSNET_HEADLINE[:4]),  # gzsnet/psnr, ae_ds/psnr, nn/psnr, ..._minus_ae_ds
-    ("eval/H", "eval/S", "eval/U", "eval/zsl_accuracy"),  # cadavae
-)
 # A metric whose name has one of these words (between / or _) is better when lower.
 _LOWER_IS_BETTER = re.compile(r"(?:^|[/_])(?:mse|rmse|mae|loss|error|nll|kl|recon|reconstruction|distance|seconds|"
                               r"time)(?:[/_]|$)")
+
+
+def headline_metrics() -> tuple[tuple[str, ...], ...]:
+    """Each method's headline evaluation metrics as `zsdist eval` logs them; the first is the default sort
+    key of an experiment whose runs logged it, the others are the columns beside it."""
+    return tuple(tuple(EVAL_PREFIX + name for name in method.headline[:4]) for method in methods().values())
 
 
 def metric_mode(metric: str) -> str:
@@ -118,7 +117,7 @@ def compare_runs(cfg: CompareConfig) -> Comparison:
     metric_counts = Counter(k for row in rows for k in row.metrics)
     if not metric_counts:
         raise DataError(f"the {len(rows)} runs of {title} have logged no metrics yet: compare them once they have")
-    headline = next((group[0] for group in HEADLINE_METRICS if group[0] in metric_counts), None)
+    headline = next((group[0] for group in headline_metrics() if group[0] in metric_counts), None)
     metric = cfg.metric or tags.get(SEARCH_METRIC_TAG) or headline or min(metric_counts)
     if metric not in metric_counts:
         raise ConfigError(f"metric '{metric}' is logged by none of the {len(rows)} runs of {title}: metrics are "
@@ -132,7 +131,7 @@ def compare_runs(cfg: CompareConfig) -> Comparison:
 
     # Beside the sort metric: the rest of its model's headline metrics; else its siblings first
     # (val/S, val/U beside val/H), then the most common.
-    group = next((g for g in HEADLINE_METRICS if metric in g), ())
+    group = next((g for g in headline_metrics() if metric in g), ())
     prefix = metric.rpartition("/")[0]
     others = sorted((k for k in metric_counts if k != metric),
                     key=lambda k: (k not in group, group.index(k) if k in group else 0,

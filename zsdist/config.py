@@ -17,7 +17,7 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 
-from datagen.errors import ConfigError
+from zsdist.base.errors import ConfigError
 from zsdist.config_help import field_comments
 
 C = TypeVar("C")

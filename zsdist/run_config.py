@@ -1,6 +1,6 @@
 """What the config of every run has, whatever the method: its name, experiment, data and checkpoints
-(`RunConfig`, which evaluations use as it is) and, for training, the workers, epochs, seed,
-precision and failure budget (`TrainingConfig`).
+(`RunConfig`); for an evaluation, where its files go (`EvalConfig`); for training, the workers,
+epochs, seed, precision, failure budget and the checkpoint and validation cadences (`TrainingConfig`).
 
 A method's config extends one of these, sets its own defaults by declaring a field again (its
 `run_name`, `experiment`, `epochs`, ...) and adds what is its own. Field names are the flags
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from datagen.errors import ConfigError
+from zsdist.base.errors import ConfigError
 
 
 @dataclass(kw_only=True)
@@ -28,6 +28,11 @@ class RunConfig:
 
 
 @dataclass(kw_only=True)
+class EvalConfig(RunConfig):
+    out: str = ""  # where the evaluation writes its files; empty = <workspace>/eval/<run_name>
+
+
+@dataclass(kw_only=True)
 class TrainingConfig(RunConfig):
     epochs: int = 10  # passes over each worker's shard of the training data
     lr: float = 1e-3  # Adam learning rate
@@ -38,10 +43,11 @@ class TrainingConfig(RunConfig):
     mixed_precision: Literal["none", "bf16"] = "none"  # bf16 autocast of the layers (meant for GPUs)
     max_failures: int = 1  # worker failures survived by restarting from the last checkpoint
     validate_every: int = 0  # epochs between the method's val/ scores (what searches optimise); 0 = never
+    checkpoint_every: int = 1  # epochs between checkpoints (the last epoch always has one)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("epochs", "num_workers"):
+        for name in ("epochs", "num_workers", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1 (got {getattr(self, name)})")
         if not self.lr > 0:
@@ -49,3 +55,6 @@ class TrainingConfig(RunConfig):
         for name in ("cpus_per_worker", "max_failures"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0 (got {getattr(self, name)})")
+        if self.validate_every < 0:
+            raise ConfigError(f"validate_every must be >= 0 (got {self.validate_every}): "
+                              "pass 0 (never) or N to score the val/ metrics every N epochs")

@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from PIL import Image, ImageDraw, ImageFont
 
-from datagen.errors import ConfigError
+from zsdist.base.errors import ConfigError
 from datagen.fonts_manifest import FontEntry, load_pil_font
 from datagen.png import PNG_COMPRESS_LEVEL
 from datagen.render.polar import IMAGE_TYPE

@@ -31,7 +31,7 @@ from itertools import product
 
 import numpy as np
 
-from datagen.errors import ConfigError
+from zsdist.base.errors import ConfigError
 from datagen.spec.serialise import SpecSerialisation
 
 LETTERS = string.ascii_uppercase + string.ascii_lowercase

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from datagen.errors import ConfigError
+from zsdist.base.errors import ConfigError
 from datagen.spec.serialise import SpecSerialisation
 
 TRANSECT_NAMES = ("P1", "P2", "P3")

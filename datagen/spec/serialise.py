@@ -6,7 +6,7 @@ from dataclasses import asdict, fields
 from typing import Self
 
 from datagen import GENERATOR_VERSION
-from datagen.errors import ConfigError
+from zsdist.base.errors import ConfigError
 
 
 class SpecSerialisation:

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datagen.errors import DataError
+from zsdist.base.errors import DataError
 from datagen.shards import (
     MANIFEST_NAME,
     SHARD_NAME,
@@ -32,7 +32,7 @@ from datagen.shards import (
     visible_parquet_files,
     write_shard,
 )
-from datagen.storage import RemotePath, location
+from zsdist.base.storage import RemotePath, location
 
 FORMAT = "zsdist.features/1"
 SPLITS = ("trainval", "test_seen", "test_unseen")

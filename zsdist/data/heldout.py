@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pyarrow as pa
 
-from datagen.errors import ConfigError
+from zsdist.base.errors import ConfigError
 from datagen.spec.fonts import ATTRIBUTES, FontsSpec
 
 _COLOURS = {"font_colour", "background_colour"}

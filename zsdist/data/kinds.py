@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from datagen.errors import DataError
+from zsdist.base.errors import DataError
 from datagen.shards import read_manifest
-from datagen.storage import RemotePath
+from zsdist.base.storage import RemotePath
 from zsdist.data.features import FORMAT as FEATURES_FORMAT
 
 KINDS = {
@@ -47,3 +47,8 @@ def require_kind(data_dir: Path | RemotePath | str, kind: str, command: str) -> 
     if found != kind:
         raise DataError(f"{data_dir} holds {KINDS[found]}, but `{command}` needs {KINDS[kind]}: pass --data a "
                         f"directory of that kind, or make one with `{_MAKE[kind]}`")
+
+
+def make_command(kind: str) -> str:
+    """The command that makes a dataset of `kind`, e.g. `zsdist datagen fonts --out DIR`."""
+    return _MAKE[kind]

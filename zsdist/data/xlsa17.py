@@ -20,7 +20,7 @@ import numpy as np
 import scipy.io
 from scipy.io.matlab import MatReadError
 
-from datagen.errors import DataError
+from zsdist.base.errors import DataError
 from zsdist.data.features import SPLITS, write_feature_dataset
 
 FEATURES_FILE = "res101.mat"

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from datagen.errors import ConfigError
+from zsdist.base.errors import ConfigError
 from zsdist.data.features import FeatureDataset
 
 VALIDATION_SEEN_FRACTION = 0.2  # of each training class's trainval images, held out with validation

@@ -30,7 +30,7 @@ from typing import Literal
 
 import numpy as np
 
-from datagen.errors import ConfigError
+from zsdist.base.errors import ConfigError
 from zsdist.eval.gzsl_metrics import gzsl_scores, per_class_accuracy
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from datagen.errors import ConfigError
+from zsdist.base.errors import ConfigError
 
 Sampler = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

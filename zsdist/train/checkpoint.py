@@ -2,7 +2,7 @@
 
 Written as one `checkpoint.pt` of tensors and plain data, so loading uses `weights_only=True` and
 never unpickles arbitrary objects. Runs live under a storage root that is a local or shared path or a
-URI (s3://, gs://; see datagen.storage): Ray Train writes there through pyarrow, and the readers
+URI (s3://, gs://; see zsdist.base.storage): Ray Train writes there through pyarrow, and the readers
 below read through the same filesystem.
 """
 
@@ -17,32 +17,24 @@ from typing import Any
 import ray.train
 import torch
 
-from datagen.errors import DataError
-from datagen.storage import RemotePath, is_local, location
-from zsdist.workspace import default_checkpoint_root
+from zsdist.base.errors import DataError
+from zsdist.base.storage import RemotePath, is_local, location
+from zsdist.base.workspace import default_checkpoint_root
 
 FILE_NAME = "checkpoint.pt"
 SNAPSHOT_NAME = "checkpoint_manager_snapshot.json"  # Ray Train V2's record of committed checkpoints
 
 
-def to_ray_checkpoint(
-    *, model: torch.nn.Module, optimizer: torch.optim.Optimizer, epoch: int,
-    history: list[dict[str, float]], config: dict[str, Any], extra: dict[str, Any] | None = None,
-) -> ray.train.Checkpoint:
+def to_ray_checkpoint(entries: dict[str, Any], *, epoch: int, history: list[dict[str, float]],
+                      config: dict[str, Any]) -> ray.train.Checkpoint:
     """Write a checkpoint to a new temporary directory (Ray Train copies it into the run's storage, and
     train/epochs.py's report_epoch has it deleted then).
 
-    extra: more entries of tensors, state dicts or plain data (e.g. a second model, the sampler state).
+    entries: the method's state dicts, tensors and plain data ("model", "optimizer", and any more, e.g.
+    a second model); epoch, history and config go beside them.
     """
     directory = Path(tempfile.mkdtemp(prefix="zsdist-ckpt-"))
-    state = {
-        "model": unwrap(model).state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "epoch": epoch,
-        "history": json.dumps(history),
-        "config": json.dumps(config),
-        **(extra or {}),
-    }
+    state = {**entries, "epoch": epoch, "history": json.dumps(history), "config": json.dumps(config)}
     torch.save(state, directory / FILE_NAME)
     return ray.train.Checkpoint.from_directory(str(directory))
 

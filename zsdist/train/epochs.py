@@ -1,20 +1,20 @@
-"""What every model's train_loop_per_worker shares around its epochs: stepping in lockstep, reporting.
+"""What every method's epoch shares: stepping in lockstep, global means of its terms, reporting.
 
-Data-parallel ranks must run the same number of steps (each backward is a collective), and
-`ray.train.report` is a barrier every rank calls once per epoch while rank 0 alone checkpoints and
-logs. Each model's loop keeps its own steps; these two pieces are the same for all of them.
+Data-parallel ranks must run the same number of steps (each backward is a collective), an epoch's
+metrics are means over every worker's samples (one all-reduce), and `ray.train.report` is a barrier
+every rank calls once per epoch while rank 0 alone checkpoints and logs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import ray.train
 import torch
 import torch.distributed as dist
 
-from zsdist import tracking
+from zsdist.base import tracking
 
 T = TypeVar("T")
 
@@ -34,6 +34,31 @@ def lockstep(batches: Iterator[T], device: torch.device, max_steps: int = 0) -> 
             return
         yield batch
         step += 1
+
+
+class EpochTotals:
+    """Sums of named terms over this worker's samples, then global means over every worker's.
+
+    `add` takes each term already summed over the batch (how a method scales its batch means is its
+    own: a float32 or a float64 product gives other last bits, and golden curves keep them); `means`
+    all-reduces the sums once, at the end of the epoch, and divides by the global sample count.
+    """
+
+    def __init__(self, names: Sequence[str], device: torch.device) -> None:
+        self.names = tuple(names)
+        self.device = device
+        self.sums = torch.zeros(len(self.names) + 1, dtype=torch.float64, device=device)  # the terms, the count
+
+    def add(self, batch_sums: dict[str, torch.Tensor], count: int) -> None:
+        values = [batch_sums[name] for name in self.names]
+        self.sums += torch.stack([*values, torch.tensor(float(count), dtype=values[0].dtype, device=self.device)]
+                                 ).double()
+
+    def means(self) -> tuple[dict[str, float], float]:
+        """({name: global mean}, global sample count); call it on every rank (a collective)."""
+        dist.all_reduce(self.sums)
+        count = max(self.sums[-1].item(), 1.0)
+        return {name: self.sums[i].item() / count for i, name in enumerate(self.names)}, count
 
 
 def report_epoch(metrics: dict[str, float], *, epoch: int, mlflow_run_id: str,

@@ -28,17 +28,20 @@ from ray.tune.result import AUTO_RESULT_KEYS
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
 
-from datagen.errors import ConfigError
-from datagen.ray_setup import init_ray
-from datagen.storage import location
-from zsdist import tracking
+from zsdist.base.errors import ConfigError
+from zsdist.base.ray_setup import init_ray
+from zsdist.base.storage import location
+from zsdist.base import tracking
 from zsdist.config import flatten, from_dict, to_dict
 from zsdist.data.kinds import require_kind
 from zsdist.train.checkpoint import latest_checkpoint, storage_root
-from zsdist.tune.models import SEARCHABLE, Searchable, finish_trial_run
+from zsdist.methods import get_method
+from zsdist.methods.method import Method
+from zsdist.tune.trials import finish_trial_run, rerun_on_test, trial_config
+from zsdist.tune.config import tune_config
 from zsdist.tune.space import apply_params, load_space, param_space, searched
 from zsdist.tune.stopping import AbortStoppedRun, stoppable_run
-from zsdist.workspace import workspace_dir
+from zsdist.base.workspace import workspace_dir
 
 SEARCH_TAGS = ("zsdist.search_metric", "zsdist.search_mode", "zsdist.searched_params")
 DATA_CPU_RESERVE = 0.2  # CPUs left free of trials for Ray Data's tasks (full clusters hang, not fail)
@@ -58,11 +61,11 @@ def run_trial(params: dict[str, Any], *, model: str, base: dict[str, Any], searc
               env: dict[str, str]) -> None:
     """One trial (a Tune function trainable): the model's training pipeline on the sampled params."""
     os.environ.update(env)  # the driver's MLflow store and workspace, whatever this actor's cwd
-    searchable = SEARCHABLE[model]
+    method = get_method(model)
     trial_id = tune.get_context().get_trial_id()
-    cfg = searchable.trial_config(from_dict(searchable.config, base), params, run_name=f"{search}-{trial_id}")
+    cfg = trial_config(method, from_dict(tune_config(method), base), params, run_name=f"{search}-{trial_id}")
     with stoppable_run(cfg.epochs) as report:
-        searchable.train(cfg, parent_run_id=parent_run_id, callbacks=[report])
+        method.train(cfg, parent_run_id=parent_run_id, callbacks=[report])
 
 
 # The trial's actor aborts a Train run Tune has stopped, so Tune can reuse the actor (reuse_actors).
@@ -87,21 +90,21 @@ def concurrency(cfg: Any) -> int:
     return min(fits, cap) if cap else fits
 
 
-def search_algorithm(cfg: Any, searchable: Searchable, limit: int) -> Any:
+def search_algorithm(cfg: Any, method: Method, limit: int) -> Any:
     if cfg.search.searcher == "random":
         return BasicVariantGenerator(random_state=cfg.search.seed, max_concurrent=limit)
     from ray.tune.search.optuna import OptunaSearch  # optional dependency: import only when used
 
-    return ConcurrencyLimiter(OptunaSearch(metric=searchable.metric, mode=searchable.mode, seed=cfg.search.seed),
+    return ConcurrencyLimiter(OptunaSearch(metric=method.search.metric, mode=method.search.mode, seed=cfg.search.seed),
                               max_concurrent=limit)
 
 
 def run_search(model: str, cfg: Any, *, resume: bool = False) -> SearchResult:
     """Run (or resume) the search `cfg.search.name` over `cfg.search.space` for `model`."""
-    searchable = SEARCHABLE[model]
+    method = get_method(model)
     if not cfg.data:
         raise ConfigError(f"no dataset given: pass --data DIR (as for `zsdist train {model}`)")
-    require_kind(cfg.data, searchable.dataset_kind, f"zsdist tune {model}")
+    require_kind(cfg.data, method.dataset_kind, f"zsdist tune {model}")
     name = cfg.search.name or f"{model}-search"
     cfg = replace(cfg, data=str(location(cfg.data)),
                   storage_path=str(storage_root(cfg.storage_path)), search=replace(cfg.search, name=name))
@@ -119,7 +122,7 @@ def run_search(model: str, cfg: Any, *, resume: bool = False) -> SearchResult:
     limit = concurrency(cfg)
     run_id = tracking.start_or_resume_run(cfg.experiment, name, to_dict(cfg),
                                           {**flatten(cfg), "search.model": model})
-    tracking.set_tags(run_id, dict(zip(SEARCH_TAGS, (searchable.metric, searchable.mode, ",".join(searched(spec))))))
+    tracking.set_tags(run_id, dict(zip(SEARCH_TAGS, (method.search.metric, method.search.mode, ",".join(searched(spec))))))
     tracking.log_json(run_id, spec, "search_space.json")
     env = {"MLFLOW_TRACKING_URI": tracking.tracking_uri(), "ZSDIST_HOME": str(workspace_dir())}
     # The trial's actor holds trial_cpus only: its TorchTrainer asks for its workers' CPUs itself
@@ -134,8 +137,8 @@ def run_search(model: str, cfg: Any, *, resume: bool = False) -> SearchResult:
             tuner = tune.Tuner(
                 trainable, param_space=param_space(spec),
                 tune_config=tune.TuneConfig(
-                    metric=searchable.metric, mode=searchable.mode, num_samples=cfg.search.num_samples,
-                    search_alg=search_algorithm(cfg, searchable, limit),
+                    metric=method.search.metric, mode=method.search.mode, num_samples=cfg.search.num_samples,
+                    search_alg=search_algorithm(cfg, method, limit),
                     # stop_last_trials=False: no trial is stopped for reaching max_t. One that ASHA's last
                     # rung (max_t) stops still runs its Train run to the end, committing its last
                     # checkpoint (zsdist/tune/stopping.py).
@@ -149,11 +152,11 @@ def run_search(model: str, cfg: Any, *, resume: bool = False) -> SearchResult:
     except BaseException:
         tracking.finish_run(run_id, status="FAILED")
         raise
-    trials = close_trials(results, cfg, searchable, name)
-    return finish_search(cfg, searchable, results, trials, run_id, spec)
+    trials = close_trials(results, cfg, method, name)
+    return finish_search(cfg, method, results, trials, run_id, spec)
 
 
-def close_trials(results: Any, cfg: Any, searchable: Searchable, name: str) -> list[dict[str, Any]]:
+def close_trials(results: Any, cfg: Any, method: Method, name: str) -> list[dict[str, Any]]:
     """Every trial's outcome; its MLflow run closed as FINISHED, KILLED (stopped early) or FAILED.
 
     A trial that ran to its last epoch also gets trial_result.json on its run: its final report, last
@@ -173,25 +176,25 @@ def close_trials(results: Any, cfg: Any, searchable: Searchable, name: str) -> l
                        "checkpoint": str(checkpoint), "params": dict(result.config or {})}
         finish_trial_run(cfg.experiment, run_name, status, outcome)
         trials.append({"run_name": run_name, "status": status, "epochs": epochs,
-                       searchable.metric: (result.metrics or {}).get(searchable.metric, math.nan),
+                       method.search.metric: (result.metrics or {}).get(method.search.metric, math.nan),
                        "params": {k: v for k, v in (result.config or {}).items()}})
     return trials
 
 
-def finish_search(cfg: Any, searchable: Searchable, results: Any, trials: list[dict[str, Any]], run_id: str,
+def finish_search(cfg: Any, method: Method, results: Any, trials: list[dict[str, Any]], run_id: str,
                   spec: dict[str, Any]) -> SearchResult:
     """Log the best config on the search's run, re-run it on test, close the run."""
-    best = results.get_best_result(metric=searchable.metric, mode=searchable.mode, scope="last")
+    best = results.get_best_result(metric=method.search.metric, mode=method.search.mode, scope="last")
     best_params = {k: best.config[k] for k in spec}
-    best_metric = float(best.metrics[searchable.metric])
-    tracking.log_json(run_id, {"params": best_params, searchable.metric: best_metric, "trials": trials},
+    best_metric = float(best.metrics[method.search.metric])
+    tracking.log_json(run_id, {"params": best_params, method.search.metric: best_metric, "trials": trials},
                       "best_config.json")
     tracking.set_tags(run_id, {f"best.{k}": str(v) for k, v in best_params.items()})
-    tracking.log_metrics(run_id, {f"best/{searchable.metric}": best_metric})
+    tracking.log_metrics(run_id, {f"best/{method.search.metric}": best_metric})
     test = {}
     if cfg.search.test_seeds:
         best_cfg = apply_params(cfg, best_params)
-        test = searchable.rerun(best_cfg, cfg.search.test_seeds, f"{cfg.search.name}-best")
+        test = rerun_on_test(method, best_cfg, cfg.search.test_seeds, f"{cfg.search.name}-best")
         tracking.log_metrics(run_id, test)
     tracking.finish_run(run_id)
     return SearchResult(run_id=run_id, name=cfg.search.name, best_params=best_params, best_metric=best_metric,

@@ -10,7 +10,8 @@ value that every trial gets:
     warmup.gamma_start: 21                       # fixed for every trial
     model.latent_dim: {grid: [32, 64]}           # every value (with --search.searcher random)
 
-`--space` takes a YAML/JSON file of that form or the name of a preset (`PRESETS`). Presets are built
+`--space` takes a YAML/JSON file of that form or the name of a preset: each method's
+`Search.space` (zsdist/methods/<name>/__init__.py). Presets are built
 from the base config, so warm-up epochs scale with the run's epochs (the paper's schedule is for 100).
 A scalar sampled for a tuple field fills every element (GZS-Net's chunk size: all chunks alike).
 """
@@ -25,8 +26,9 @@ from typing import Any
 import yaml
 from ray import tune
 
-from datagen.errors import ConfigError
+from zsdist.base.errors import ConfigError
 from zsdist.config import from_dict, to_dict
+from zsdist.methods import methods
 
 DISTRIBUTIONS = {
     "uniform": lambda low, high: tune.uniform(low, high),
@@ -37,61 +39,15 @@ DISTRIBUTIONS = {
 }
 
 
-def cadavae_preset(cfg: Any) -> dict[str, Any]:
-    """Loss factors and warm-up ends (starts fixed at the paper's fraction of the run), latent size, lr."""
-    epochs = cfg.epochs
-
-    def at(paper_epoch: int) -> int:  # the paper's epoch (of 100) on this run's length
-        return min(epochs - 1, round(paper_epoch * epochs / 100))
-
-    return {
-        "lr": {"loguniform": [5e-5, 1e-3]},
-        "model.latent_dim": {"choice": [32, 64, 128]},
-        "warmup.beta_factor": {"loguniform": [0.05, 1.0]},
-        "warmup.beta_start": 0,
-        "warmup.beta_end": {"randint": [max(1, at(50)), epochs]},
-        "warmup.gamma_factor": {"loguniform": [0.5, 8.0]},
-        "warmup.gamma_start": at(21),
-        "warmup.gamma_end": {"randint": [at(21) + 1, epochs]},
-        "warmup.delta_factor": {"loguniform": [1.0, 20.0]},
-        "warmup.delta_start": at(6),
-        "warmup.delta_end": {"randint": [at(6) + 1, max(at(6) + 1, at(50))]},
-    }
-
-
-def gzsnet_preset(cfg: Any) -> dict[str, Any]:
-    """Loss weights, one chunk size for every attribute, lr."""
-    return {
-        "lr": {"loguniform": [1e-4, 2e-3]},
-        "loss.swap": {"loguniform": [0.1, 10.0]},
-        "loss.neighbour_decode": {"loguniform": [0.1, 10.0]},
-        "loss.cycle": {"choice": [0.0, 0.1, 1.0]},
-        "model.chunk_sizes": {"choice": [8, 16, 32]},
-    }
-
-
-def polar_preset(cfg: Any) -> dict[str, Any]:
-    """Beta warm-up, decorrelation weight, latent size."""
-    return {
-        "beta_warmup_epochs": {"randint": [0, cfg.epochs]},
-        "decorrelation": "cov",
-        "decorrelation_weight": {"loguniform": [1e-4, 1.0]},
-        "model.latent_dim": {"choice": [2, 3, 4, 6]},
-    }
-
-
-PRESETS: dict[str, Callable[[Any], dict[str, Any]]] = {
-    "cadavae": cadavae_preset, "gzsnet": gzsnet_preset, "polar-vae": polar_preset}
-
-
 def load_space(space: str, base: Any) -> dict[str, Any]:
     """The space spec named by `space` (a preset name or a file), checked against the base config."""
-    if space in PRESETS:
-        spec = PRESETS[space](base)
+    presets = {name: method.search.space for name, method in methods().items()}
+    if space in presets:
+        spec = presets[space](base)
     else:
         path = Path(space).expanduser()
         if not path.is_file():
-            raise ConfigError(f"search space '{space}' is neither a preset ({', '.join(PRESETS)}) nor a file: "
+            raise ConfigError(f"search space '{space}' is neither a preset ({', '.join(presets)}) nor a file: "
                               "pass a preset name or a YAML file of `key: {distribution: [args]}`")
         spec = yaml.safe_load(path.read_text()) or {}
         if not isinstance(spec, dict) or not spec:
