@@ -59,13 +59,14 @@ import torch.nn.functional as F
 
 from zsdist.base.ray_setup import init_ray
 from zsdist.data.features import read_feature_dataset, write_feature_dataset
+from zsdist.data.zsl_roles import roles
 from zsdist.eval.latent_classifier import ClassifierConfig
+from zsdist.methods import get_method
+from zsdist.methods.cadavae import scores as cadavae_scores
+from zsdist.methods.cadavae.config import CADAVAETrainConfig
 from zsdist.methods.cadavae.model import CADAVAE, CADAVAEConfig
-from zsdist.methods.cadavae.objective import WarmupConfig, cadavae_losses, loss_weights
-from zsdist.pipelines import cadavae
+from zsdist.methods.cadavae.objective import CADAVAEObjective, WarmupConfig, cadavae_losses, loss_weights
 from zsdist.methods.cadavae.training import (
-    CADAVAEObjective,
-    CADAVAETrainConfig,
     epoch_batches,
     epoch_generator,
     make_optimizer,
@@ -210,8 +211,8 @@ def interleaved(loops: list, epochs: int) -> list[list[float]]:
 def scores(data: Data, model: CADAVAE, seed: int) -> tuple[dict[str, float], float]:
     """`zsdist eval cadavae`'s GZSL and ZSL scores of a model on the test roles, and their seconds."""
     started = time.perf_counter()
-    split = cadavae.roles(data.dataset, loop_config("none", seed), validation=False)
-    metrics = cadavae.scores(model.eval(), data.dataset, split, ClassifierConfig(seed=seed), shots=())
+    split = roles(data.dataset, loop_config("none", seed), validation=False)
+    metrics = cadavae_scores.scores(model.eval(), data.dataset, split, ClassifierConfig(seed=seed), shots=())
     return metrics, time.perf_counter() - started
 
 
@@ -221,7 +222,7 @@ def ray_train(data_dir: Path, storage: Path, workers: int, precision: str, epoch
                              run_name=f"bench-{workers}w-{precision}-{time.time_ns()}", num_workers=workers,
                              cpus_per_worker=1.0 if workers == 1 else 0.5, mixed_precision=precision)
     started = time.perf_counter()
-    _, checkpoint, _ = cadavae.train(cfg)
+    _, checkpoint, _ = get_method("cadavae").train(cfg)
     wall = time.perf_counter() - started
     seconds = [h["samples"] / h["samples_per_s"] for h in load_state(checkpoint)["history"]]
     return float(np.median(seconds[1:])), wall - sum(seconds)

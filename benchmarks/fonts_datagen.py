@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from zsdist.base.ray_setup import init_ray
 from datagen.run_fonts import generate_fonts
 from datagen.spec.fonts import FontsSpec
+from zsdist.base.ray_setup import init_ray
 
 
 def timed(spec: FontsSpec, out: Path, workers: int) -> tuple[float, int, int]:

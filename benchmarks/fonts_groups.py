@@ -22,11 +22,11 @@ from pathlib import Path
 
 import ray.data
 
-from zsdist.base.ray_setup import init_ray
 from datagen.run_fonts import generate_fonts
 from datagen.spec.fonts import FontsSpec
-from zsdist.methods.gzsnet.groups import group_dataset
+from zsdist.base.ray_setup import init_ray
 from zsdist.data.heldout import HeldOutConfig
+from zsdist.methods.gzsnet.groups import group_dataset
 
 
 def epoch_rate(data_dir: Path, epoch: int) -> tuple[float, int, int]:

@@ -26,13 +26,13 @@ from pathlib import Path
 import ray.data
 import torch
 
-from zsdist.base.ray_setup import init_ray
 from datagen.run_fonts import generate_fonts
 from datagen.spec.fonts import FontsSpec
+from zsdist.base.ray_setup import init_ray
 from zsdist.config import load_config
+from zsdist.methods import get_method
+from zsdist.methods.gzsnet.config import GZSNetTrainConfig
 from zsdist.methods.gzsnet.groups import group_dataset
-from zsdist.pipelines import gzsnet
-from zsdist.methods.gzsnet.training import GZSNetTrainConfig
 
 
 def loader_groups_per_s(cfg: GZSNetTrainConfig, epoch: int) -> float:
@@ -72,7 +72,7 @@ def main() -> None:
             for workers in map(int, args.workers.split(",")):
                 cfg = replace(base, run_name=f"bench-{workers}w-{precision}-{time.time_ns()}", num_workers=workers,
                               cpus_per_worker=1.0 if args.use_gpu else 0.5, mixed_precision=precision)
-                _, _, final = gzsnet.train(cfg)
+                _, _, final = get_method("gzsnet").train(cfg)
                 groups_per_s = final["groups"] / final["epoch_s"]
                 rows.append((workers, precision, groups_per_s))
                 if "gpu_max_memory_gib" in final:

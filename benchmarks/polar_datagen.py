@@ -18,9 +18,9 @@ import platform
 import tempfile
 from pathlib import Path
 
-from zsdist.base.ray_setup import init_ray
 from datagen.run import generate_polar
 from datagen.spec.polar import PolarSpec
+from zsdist.base.ray_setup import init_ray
 
 
 def main() -> None:

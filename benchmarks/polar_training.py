@@ -19,11 +19,11 @@ from pathlib import Path
 
 import torch
 
-from zsdist.base.ray_setup import init_ray
 from datagen.run import generate_polar
 from datagen.spec.polar import PolarSpec
-from zsdist.pipelines import polar
-from zsdist.methods.polar_vae.training import PolarTrainConfig
+from zsdist.base.ray_setup import init_ray
+from zsdist.methods import get_method
+from zsdist.methods.polar_vae.config import PolarTrainConfig
 
 
 def main() -> None:
@@ -53,7 +53,7 @@ def main() -> None:
                     cpus_per_worker=1.0 if args.use_gpu else 0.5, mixed_precision=precision,
                     storage_path=str(Path(tmp) / "checkpoints"),
                 )
-                _, _, final = polar.train(cfg)
+                _, _, final = get_method("polar-vae").train(cfg)
                 rows.append((workers, precision, final["images_per_s"]))
                 print(f"workers={workers} precision={precision}: {final['images_per_s']:.1f} images/s", flush=True)
 

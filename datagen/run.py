@@ -15,8 +15,6 @@ from typing import Any, Literal
 import pyarrow as pa
 import ray
 
-from zsdist.base.errors import ConfigError, DataError
-from zsdist.base.ray_setup import init_ray
 from datagen.render.polar import POLAR_FEATURES, render_rows
 from datagen.shards import (
     MANIFEST_NAME,
@@ -31,8 +29,11 @@ from datagen.shards import (
     write_manifest,
     write_shard,
 )
-from zsdist.base.shared_storage import require_shared_dir
 from datagen.spec.polar import PolarSpec, shard_ranges
+from zsdist.base.console import note, progress_bar
+from zsdist.base.errors import ConfigError, DataError
+from zsdist.base.ray_setup import init_ray
+from zsdist.base.shared_storage import require_shared_dir
 from zsdist.base.storage import RemotePath, is_local
 
 # One shard's rows as an Arrow table, from its key (polar: a (start, stop) row range).
@@ -40,7 +41,6 @@ RenderShard = Callable[[Any], pa.Table]
 # Builds a RenderShard inside each actor, once; must pickle (a module function or a partial).
 MakeRenderer = Callable[[], RenderShard]
 
-PROGRESS_INTERVAL_S = 2.0
 WRITER_RESTARTS = 4  # per writer: how many lost processes or nodes a generation survives
 
 
@@ -118,7 +118,7 @@ def generate_shards(
     if todo:
         (out_dir / MANIFEST_NAME).unlink(missing_ok=True)  # The dataset is incomplete until the end.
         if progress:
-            print(f"[datagen] {dataset}: {len(todo)} of {count} shards to write into {out_dir}", flush=True)
+            note(f"datagen {dataset}: {len(todo)} of {count} shards to write into {out_dir}")
     target = _ShardTarget(out_dir=out_dir, count=count, spec_json=spec_json, fingerprint=fingerprint,
                           features=features)
     jobs = [(index, shard_keys[index]) for index in todo]
@@ -216,7 +216,8 @@ def _run_on_actors(
     results: dict[int, ShardInfo] = {}
     queue = list(reversed(jobs))
     pending: dict[ray.ObjectRef, ray.actor.ActorHandle] = {}
-    started = last_report = time.perf_counter()
+    bar = progress_bar(total=len(jobs), desc=f"datagen {dataset}", unit="shard") if progress else None
+    started, images = time.perf_counter(), 0
     try:
         while queue or pending:
             for actor in actors:
@@ -226,16 +227,14 @@ def _run_on_actors(
             pending.pop(ready)
             index, info = ray.get(ready)
             results[index] = info
-            now = time.perf_counter()
-            if progress and (now - last_report >= PROGRESS_INTERVAL_S or not (queue or pending)):
-                images = sum(info.rows for info in results.values())
-                print(
-                    f"[datagen] {dataset}: {len(results)}/{len(jobs)} shards, {images} images, "
-                    f"{images / (now - started):.0f} images/s",
-                    flush=True,
-                )
-                last_report = now
+            images += info.rows
+            if bar is not None:
+                bar.set_postfix(images=images, images_per_s=f"{images / (time.perf_counter() - started):.0f}",
+                                refresh=False)
+                bar.update()
     finally:
+        if bar is not None:
+            bar.close()
         for actor in actors:
             ray.kill(actor)
     return results

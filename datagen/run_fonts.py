@@ -14,11 +14,11 @@ import json
 from pathlib import Path
 
 from datagen import GENERATOR_VERSION
-from zsdist.base.errors import ConfigError
 from datagen.fonts_manifest import FontEntry, font_metadata, load_manifest, locate_fonts, verify_fonts
 from datagen.render.fonts import ATTRIBUTE_TYPE, FontRef, GlyphRenderer, fonts_features, render_block
 from datagen.run import GenerationReport, RenderShard, generate_shards
 from datagen.spec.fonts import Block, FontsSpec, attribute_values, shard_blocks
+from zsdist.base.errors import ConfigError
 
 
 def select_fonts(spec: FontsSpec, entries: list[FontEntry]) -> list[FontEntry]:

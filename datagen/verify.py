@@ -15,9 +15,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from zsdist.base.errors import DataError
 from datagen.png import decode_png
 from datagen.shards import read_manifest, visible_parquet_files
+from zsdist.base.errors import DataError
 from zsdist.base.storage import RemotePath, location
 
 

@@ -12,10 +12,10 @@ import argparse
 import sys
 
 from zsdist.base.errors import UserInputError
+from zsdist.base.workspace import use_job_workspace
 from zsdist.config import add_config_flags, flags_to_overrides
 from zsdist.methods.cadavae.seeds import CADAVAESeedsConfig
 from zsdist.methods.cadavae.study import run_study, study_table
-from zsdist.base.workspace import use_job_workspace
 
 
 def main(argv: list[str]) -> None:

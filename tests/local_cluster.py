@@ -30,7 +30,8 @@ from pathlib import Path
 from network_namespaces import BridgeNetwork
 from ray.job_submission import JobStatus, JobSubmissionClient
 
-from zsdist.base.ray_setup import LOCAL_TRAIN_POLL_S, TRAIN_POLL_ENV
+from zsdist.base.ray_internals import TRAIN_POLL_ENV
+from zsdist.base.ray_setup import LOCAL_TRAIN_POLL_S
 
 HEAD_IP = "127.0.0.2"  # loopback, but not 127.0.0.1 (see add_worker)
 PORT_FLAGS = ("dashboard-agent-listen-port", "dashboard-agent-grpc-port", "runtime-env-agent-port",

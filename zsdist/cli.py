@@ -16,7 +16,8 @@
     zsdist compare --experiment cadavae --search cadavae-search [--plot trials.png]   # runs or trials, from MLflow
     zsdist demo            # generate, train 2 DDP workers for a few minutes, evaluate, print results
 
-Config precedence: dataclass defaults < --config file (YAML or JSON) < flags. Bad input exits with
+Config precedence: dataclass defaults < --config file (YAML or JSON) < flags. `-v` shows Ray's own
+logs, which otherwise stay in the Ray session's log files behind one progress bar per phase. Bad input exits with
 status 2 and one line naming the problem and the fix.
 """
 
@@ -27,11 +28,13 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from zsdist.base.errors import UserInputError
 from datagen.spec.fonts import FontsSpec
 from datagen.spec.polar import PolarSpec
 from datagen.verify import verify_dataset
 from zsdist.base import tracking
+from zsdist.base.console import set_verbose
+from zsdist.base.errors import UserInputError
+from zsdist.base.workspace import use_job_workspace
 from zsdist.compare import CompareConfig, compare_runs, format_table, plot_comparison
 from zsdist.config import add_config_flags, flags_to_overrides, load_config
 from zsdist.data.xlsa17 import import_xlsa17
@@ -41,7 +44,6 @@ from zsdist.methods.polar_vae.config import PolarTrainConfig
 from zsdist.pipelines.datasets import generate_fonts_dataset, generate_polar_dataset
 from zsdist.pipelines.demo import DEMO_TRAIN_DEFAULTS, run_demo
 from zsdist.tune.config import tune_config
-from zsdist.base.workspace import use_job_workspace
 
 
 def _datagen_polar(args: argparse.Namespace, spec: PolarSpec) -> None:
@@ -112,8 +114,13 @@ def _demo(args: argparse.Namespace, cfg: PolarTrainConfig) -> None:
     run_demo(cfg)
 
 
+VERBOSE_HELP = ("show Ray's own logs (Train's controller and workers, Data) on the console; without it they "
+                "stay in the Ray session's log files and the console shows one progress bar per phase")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zsdist", description=__doc__.split("\n")[0], allow_abbrev=False)
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
 
     def command(group: argparse._SubParsersAction, name: str, handler: Callable, help_text: str,
@@ -121,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
                 ) -> argparse.ArgumentParser:
         sub = group.add_parser(name, help=help_text, description=help_text, allow_abbrev=False)
         sub.set_defaults(handler=handler, config_cls=config_cls, config_defaults=config_defaults or {})
+        # Also after the subcommand (`zsdist train gzsnet -v`, and the jobs/ entry points).
+        sub.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
         if config_cls is not None:
             sub.add_argument("--config", help="YAML or JSON file of config values (flags override it)")
             add_config_flags(sub, config_cls)
@@ -173,6 +182,8 @@ def parse(argv: list[str] | None = None, *, as_job: bool = False) -> tuple[argpa
     `as_job` (the jobs/ entry points) first keeps outputs out of the job's working directory.
     """
     args = build_parser().parse_args(argv)
+    if args.verbose:
+        set_verbose(True)
     if as_job:
         use_job_workspace()
     if args.config_cls is None:

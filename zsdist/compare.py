@@ -22,9 +22,9 @@ from typing import Literal
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
+from zsdist.base import tracking
 from zsdist.base.errors import ConfigError, DataError
 from zsdist.base.storage import atomic_write
-from zsdist.base import tracking
 from zsdist.methods import methods
 from zsdist.methods.method import EVAL_PREFIX
 

@@ -38,11 +38,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from PIL import Image, ImageDraw, ImageFont
 
-from zsdist.base.errors import ConfigError
 from datagen.fonts_manifest import FontEntry, load_pil_font
 from datagen.png import PNG_COMPRESS_LEVEL
 from datagen.render.polar import IMAGE_TYPE
 from datagen.spec.fonts import ATTRIBUTES, LETTERS, RENDER_SIZE, Block, FontsSpec, global_index
+from zsdist.base.errors import ConfigError
 
 # (font file, named instance of a variable font or None for a static font).
 FontRef = tuple[Path, str | None]

@@ -31,8 +31,8 @@ from itertools import product
 
 import numpy as np
 
-from zsdist.base.errors import ConfigError
 from datagen.spec.serialise import SpecSerialisation
+from zsdist.base.errors import ConfigError
 
 LETTERS = string.ascii_uppercase + string.ascii_lowercase
 # The original's colours (CSS names; its "red" is CSS crimson).

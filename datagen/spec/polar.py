@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from zsdist.base.errors import ConfigError
 from datagen.spec.serialise import SpecSerialisation
+from zsdist.base.errors import ConfigError
 
 TRANSECT_NAMES = ("P1", "P2", "P3")
 

@@ -3,6 +3,7 @@
 It lives in datagen, the lower of the two packages, because both datagen and zsdist start Ray.
 """
 
+import logging
 import os
 import secrets
 import socket
@@ -11,14 +12,16 @@ from pathlib import Path
 
 import ray
 
+from zsdist.base.console import note, verbose
 from zsdist.base.errors import UserInputError
+from zsdist.base.ray_internals import TRAIN_POLL_ENV
 
 # Ray Train's controller collects each worker's report when it polls its workers, every 2 s by
 # default, and a worker's next report waits for the previous one to be collected: a run of short
 # epochs (tiny models, searches, tests) is held to one epoch per 2 s, and every run ends up to 2 s
 # after its last epoch. A local cluster polls every 0.25 s instead (a test of 4 tiny epochs ran in
 # 39 s instead of 52 s); set the variable yourself on a cluster's nodes (cluster/README.md).
-TRAIN_POLL_ENV, LOCAL_TRAIN_POLL_S = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.25"
+LOCAL_TRAIN_POLL_S = "0.25"
 # The GCS address (host:port) of the cluster a user means. When another Ray already holds a port that
 # `ray start` asked for, it prints a bind error but exits 0, and `ray job submit` to that port reaches
 # the other cluster; a job whose runtime env names its cluster here then stops with one line instead.
@@ -36,19 +39,18 @@ def init_ray(*, num_cpus: int | None = None, object_store_memory: int | None = N
     """
     if ray.is_initialized():
         return
+    # Ray's workers' output stays in the session's log files unless asked for (zsdist -v).
+    quiet = {"log_to_driver": verbose(), "logging_level": logging.INFO if verbose() else logging.WARNING}
     if os.environ.get("RAY_ADDRESS"):
-        context = ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=True)
+        context = ray.init(address=os.environ["RAY_ADDRESS"], **quiet)
         check_cluster(context.address_info["gcs_address"])
-        return
-    os.environ.setdefault(TRAIN_POLL_ENV, LOCAL_TRAIN_POLL_S)  # inherited by the local cluster's processes
-    ensure_auth_token()
-    ray.init(
-        num_cpus=num_cpus,
-        object_store_memory=object_store_memory,
-        include_dashboard=True,
-        dashboard_host="127.0.0.1",
-        log_to_driver=True,
-    )
+    else:
+        os.environ.setdefault(TRAIN_POLL_ENV, LOCAL_TRAIN_POLL_S)  # inherited by the local cluster's processes
+        ensure_auth_token()
+        context = ray.init(num_cpus=num_cpus, object_store_memory=object_store_memory, include_dashboard=True,
+                           dashboard_host="127.0.0.1", **quiet)
+    if not verbose():
+        note(f"Ray's own logs: {Path(context.address_info['session_dir']) / 'logs'} (zsdist -v shows them here)")
 
 
 def check_cluster(joined: str) -> None:

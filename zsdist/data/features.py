@@ -22,7 +22,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from zsdist.base.errors import DataError
 from datagen.shards import (
     MANIFEST_NAME,
     SHARD_NAME,
@@ -32,6 +31,7 @@ from datagen.shards import (
     visible_parquet_files,
     write_shard,
 )
+from zsdist.base.errors import DataError
 from zsdist.base.storage import RemotePath, location
 
 FORMAT = "zsdist.features/1"

@@ -15,10 +15,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as pds
 
-from zsdist.base.errors import ConfigError
 from datagen.png import decode_image_column
 from datagen.shards import dataset_files, read_spec
 from datagen.spec.fonts import ATTRIBUTES, FontsSpec, shard_blocks
+from zsdist.base.errors import ConfigError
 from zsdist.base.storage import parquet_dataset
 
 

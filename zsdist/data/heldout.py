@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pyarrow as pa
 
-from zsdist.base.errors import ConfigError
 from datagen.spec.fonts import ATTRIBUTES, FontsSpec
+from zsdist.base.errors import ConfigError
 
 _COLOURS = {"font_colour", "background_colour"}
 

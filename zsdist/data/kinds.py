@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zsdist.base.errors import DataError
 from datagen.shards import read_manifest
+from zsdist.base.errors import DataError
 from zsdist.base.storage import RemotePath
 from zsdist.data.features import FORMAT as FEATURES_FORMAT
 

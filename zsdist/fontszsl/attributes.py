@@ -42,7 +42,6 @@ from fontTools.pens.statisticsPen import StatisticsPen
 from fontTools.ttLib import TTFont
 from fontTools.varLib import set_default_weight_width_slant
 
-from zsdist.base.errors import DataError
 from datagen.fonts_manifest import (
     LETTERS,
     FontEntry,
@@ -51,6 +50,7 @@ from datagen.fonts_manifest import (
     locate_fonts,
     verify_fonts,
 )
+from zsdist.base.errors import DataError
 
 PANOSE_DIGITS = ("family_type", "serif_style", "weight", "proportion", "contrast", "stroke_variation",
                  "arm_style", "letterform", "midline", "x_height")

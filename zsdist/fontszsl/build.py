@@ -31,20 +31,20 @@ import ray.data
 import torch
 from torch.nn import functional as F
 
-from zsdist.base.errors import ConfigError, DataError
 from datagen.fonts_manifest import DEFAULT_MANIFEST, file_sha256, load_manifest
 from datagen.png import decode_image_column
-from zsdist.base.ray_setup import init_ray
 from datagen.shards import MANIFEST_NAME, read_manifest
+from zsdist.base.errors import ConfigError, DataError
+from zsdist.base.ray_setup import init_ray
 from zsdist.base.storage import RemotePath, location, parquet_dataset
+from zsdist.base.workspace import default_dataset_dir
 from zsdist.config import to_dict
 from zsdist.data.features import FORMAT, write_feature_dataset
-from zsdist.fontszsl.attributes import font_attributes
 from zsdist.data.fonts import FontsSelection, box_downscale, downscale_factor, read_fonts_table, selected_files
 from zsdist.data.kinds import require_kind
 from zsdist.data.xlsa17 import apply_min_max, fit_min_max
+from zsdist.fontszsl.attributes import font_attributes
 from zsdist.fontszsl.backbone import FontBackbone, FontBackboneConfig, to_model_input
-from zsdist.base.workspace import default_dataset_dir
 
 # Independent seeded streams, so changing one step's draw count leaves the others' draws as they were.
 _FONT_SPLIT, _ROW_SPLIT, _TRAIN_SUBSET, _TRAINING = range(4)

@@ -19,11 +19,11 @@ from zsdist.base.errors import ConfigError
 if TYPE_CHECKING:
     from zsdist.methods.method import Method
 
-# One line per method: the folder under zsdist/methods/ whose __init__ defines METHOD.
+# One line per method: the package (its folder) whose __init__ defines METHOD.
 REGISTERED = (
-    "polar_vae",
-    "gzsnet",
-    "cadavae",
+    "zsdist.methods.polar_vae",
+    "zsdist.methods.gzsnet",
+    "zsdist.methods.cadavae",
 )
 
 
@@ -31,10 +31,10 @@ REGISTERED = (
 def methods() -> dict[str, Method]:
     """Every registered method by its command name (`zsdist train <name>`), imported on first use."""
     found = {}
-    for folder in REGISTERED:
-        method = import_module(f"zsdist.methods.{folder}").METHOD
+    for package in REGISTERED:
+        method = import_module(package).METHOD
         if method.name in found:
-            raise ValueError(f"two methods are named {method.name!r}: zsdist/methods/{folder} and another")
+            raise ValueError(f"two methods are named {method.name!r}: {package} and {found[method.name].name}'s")
         found[method.name] = method
     return found
 

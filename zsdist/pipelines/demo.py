@@ -11,10 +11,10 @@ from dataclasses import replace
 
 from datagen.spec.polar import PolarSpec
 from zsdist.base import tracking
+from zsdist.base.workspace import workspace_dir
 from zsdist.methods import get_method
 from zsdist.methods.polar_vae.config import PolarEvalConfig, PolarTrainConfig
 from zsdist.pipelines.datasets import generate_polar_dataset
-from zsdist.base.workspace import workspace_dir
 
 # What the demo changes from the training defaults, as CLI-style overrides (flags still win):
 # a narrower network and fewer epochs so 2 CPU workers finish in a few minutes.

@@ -22,7 +22,6 @@ from zsdist.base.storage import RemotePath, is_local, location
 from zsdist.base.workspace import default_checkpoint_root
 
 FILE_NAME = "checkpoint.pt"
-SNAPSHOT_NAME = "checkpoint_manager_snapshot.json"  # Ray Train V2's record of committed checkpoints
 
 
 def to_ray_checkpoint(entries: dict[str, Any], *, epoch: int, history: list[dict[str, float]],
@@ -53,17 +52,20 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def latest_checkpoint(run_dir: Path | RemotePath) -> Path | RemotePath | None:
-    """The run's latest committed checkpoint: the one Ray Train itself would resume from.
+    """The run's latest committed checkpoint (the one Ray Train itself would resume from), or None.
 
-    A checkpoint directory can exist without being committed (the process died while reporting
-    it), so the directory listing is not the record; Ray Train's checkpoint manager snapshot is.
+    A checkpoint directory can exist without being committed (the process died while reporting it),
+    so the directory listing is not the record; Ray Train's own, read by `Result.from_path`, is.
     """
+    local = is_local(run_dir)
     try:
-        snapshot = (run_dir / SNAPSHOT_NAME).read_text()
-    except FileNotFoundError:
+        result = ray.train.Result.from_path(str(run_dir) if local else run_dir.fs_path,
+                                            storage_filesystem=None if local else run_dir.fs)
+    except RuntimeError:  # no run there, or none of its checkpoints committed yet
         return None
-    latest = json.loads(snapshot).get("latest_checkpoint_result")
-    return run_dir / latest["checkpoint_dir_name"] if latest else None
+    if result.checkpoint is None:
+        return None
+    return Path(result.checkpoint.path) if local else RemotePath(run_dir.root, result.checkpoint.path)
 
 
 def storage_root(storage_path: str) -> Path | RemotePath:

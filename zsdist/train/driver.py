@@ -18,9 +18,9 @@ import ray.train
 from ray.data import ExecutionOptions
 from ray.train.torch import TorchConfig, TorchTrainer
 
+from zsdist.base import tracking
 from zsdist.base.shared_storage import require_shared_dir
 from zsdist.base.storage import RemotePath, is_local
-from zsdist.base import tracking
 from zsdist.train.cpu_worker import CPU_WORKER_ENV
 
 

@@ -9,16 +9,17 @@ TorchTrainer itself is built in driver.py, and its workers run loop.py's train_l
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zsdist.base import tracking
+from zsdist.base.console import progress_bar
 from zsdist.base.errors import ConfigError
 from zsdist.base.ray_setup import init_ray
-from zsdist.base.storage import atomic_write
-from zsdist.base.storage import location
+from zsdist.base.storage import atomic_write, location
 from zsdist.base.workspace import default_eval_dir
 from zsdist.config import flatten, to_dict
 from zsdist.data.kinds import make_command, require_kind
@@ -26,6 +27,7 @@ from zsdist.methods.method import Checkpointed, EvalResult, TrainResult
 from zsdist.train.checkpoint import load_state, result_checkpoint, run_checkpoint, storage_root
 from zsdist.train.driver import Scaling, fit
 from zsdist.train.loop import train_loop_per_worker
+from zsdist.train.progress import EpochProgress
 
 if TYPE_CHECKING:
     from zsdist.methods.method import Method
@@ -48,17 +50,22 @@ def train(method: Method, cfg: Any, *, parent_run_id: str | None = None,
                                           {**flatten(cfg), **plan.params}, parent_run_id=parent_run_id)
     for name, content in plan.artifacts.items():
         tracking.log_json(run_id, content, name)
+    # A search's trials (callbacks) run in actors: no console of theirs to draw on.
+    shown = EpochProgress(run_id=run_id, run_name=cfg.run_name, epochs=cfg.epochs, loss=method.loss_metric,
+                          speed=method.speed_metric) if callbacks is None else contextlib.nullcontext()
     try:
-        result = fit(
-            train_loop_per_worker,
-            {"method": method.name, "train": to_dict(cfg), "payload": plan.payload, "mlflow_run_id": run_id},
-            run_name=cfg.run_name,
-            storage_path=storage_root(cfg.storage_path),
-            scaling=Scaling(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu, cpus_per_worker=cfg.cpus_per_worker),
-            datasets=plan.datasets(),
-            max_failures=cfg.max_failures,
-            callbacks=callbacks,
-        )
+        with shown:
+            result = fit(
+                train_loop_per_worker,
+                {"method": method.name, "train": to_dict(cfg), "payload": plan.payload, "mlflow_run_id": run_id},
+                run_name=cfg.run_name,
+                storage_path=storage_root(cfg.storage_path),
+                scaling=Scaling(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu,
+                                cpus_per_worker=cfg.cpus_per_worker),
+                datasets=plan.datasets(),
+                max_failures=cfg.max_failures,
+                callbacks=callbacks,
+            )
     except BaseException:
         tracking.finish_run(run_id, status="FAILED")
         raise
@@ -74,8 +81,9 @@ def evaluate(method: Method, cfg: Any) -> EvalResult:
     data_dir = location(cfg.data or state["config"]["data"])
     require_kind(data_dir, method.dataset_kind, f"zsdist eval {method.name}")
     out_dir = Path(cfg.out).expanduser().resolve() if cfg.out else default_eval_dir(cfg.run_name)
-    evaluation = method.evaluate_checkpoint(cfg, Checkpointed(path=path, state=state, data_dir=data_dir,
-                                                              out_dir=out_dir))
+    with progress_bar(total=None, desc=f"evaluate {cfg.run_name}", unit="run"):
+        evaluation = method.evaluate_checkpoint(cfg, Checkpointed(path=path, state=state, data_dir=data_dir,
+                                                                  out_dir=out_dir))
     run_id = tracking.start_or_resume_run(cfg.experiment, cfg.run_name, state["config"], flatten(state["config"]))
     tracking.log_metrics(run_id, {evaluation.prefix + k: v for k, v in evaluation.metrics.items()},
                          step=state["epoch"])
@@ -83,6 +91,7 @@ def evaluate(method: Method, cfg: Any) -> EvalResult:
         tracking.log_artifacts(run_id, evaluation.artifacts, artifact_path="eval")
     for name, content in evaluation.documents.items():
         tracking.log_json(run_id, content, name)
+        out_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(out_dir / Path(name).name, (json.dumps(content, indent=1) + "\n").encode())
     tracking.finish_run(run_id)
     return EvalResult(run_id, evaluation.metrics, out_dir)

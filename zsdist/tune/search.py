@@ -28,20 +28,21 @@ from ray.tune.result import AUTO_RESULT_KEYS
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
 
+from zsdist.base import tracking
 from zsdist.base.errors import ConfigError
+from zsdist.base.ray_internals import with_trainable_mixins
 from zsdist.base.ray_setup import init_ray
 from zsdist.base.storage import location
-from zsdist.base import tracking
+from zsdist.base.workspace import workspace_dir
 from zsdist.config import flatten, from_dict, to_dict
 from zsdist.data.kinds import require_kind
-from zsdist.train.checkpoint import latest_checkpoint, storage_root
 from zsdist.methods import get_method
 from zsdist.methods.method import Method
-from zsdist.tune.trials import finish_trial_run, rerun_on_test, trial_config
+from zsdist.train.checkpoint import latest_checkpoint, storage_root
 from zsdist.tune.config import tune_config
 from zsdist.tune.space import apply_params, load_space, param_space, searched
 from zsdist.tune.stopping import AbortStoppedRun, stoppable_run
-from zsdist.base.workspace import workspace_dir
+from zsdist.tune.trials import finish_trial_run, rerun_on_test, trial_config
 
 SEARCH_TAGS = ("zsdist.search_metric", "zsdist.search_mode", "zsdist.searched_params")
 DATA_CPU_RESERVE = 0.2  # CPUs left free of trials for Ray Data's tasks (full clusters hang, not fail)
@@ -69,7 +70,7 @@ def run_trial(params: dict[str, Any], *, model: str, base: dict[str, Any], searc
 
 
 # The trial's actor aborts a Train run Tune has stopped, so Tune can reuse the actor (reuse_actors).
-run_trial.__mixins__ = (AbortStoppedRun,)
+with_trainable_mixins(run_trial, AbortStoppedRun)
 
 
 def trial_resources(cfg: Any) -> dict[str, float]:

@@ -19,7 +19,6 @@ A scalar sampled for a tuple field fills every element (GZS-Net's chunk size: al
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 

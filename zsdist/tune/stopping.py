@@ -1,5 +1,7 @@
 """Trials that Tune stops abort their Ray Train run at once, so their actor can be reused.
 
+What Ray's public API cannot reach here goes through zsdist/base/ray_internals.py.
+
 A trial is a function trainable whose thread sits in `TorchTrainer.fit` while Ray Train V2's
 controller (an async actor) runs the training. The controller hands each epoch's report to Tune
 through TuneReportCallback's size-1 queue, blocking its event loop in `put` while the queue is
@@ -28,9 +30,10 @@ from typing import Any
 
 import ray
 from ray.exceptions import RayActorError
-from ray.train._internal.session import get_session
 from ray.tune.integration.ray_train import TuneReportCallback
 from ray.util.queue import Empty, Queue
+
+from zsdist.base.ray_internals import close_trial_report_queue, trial_session_running, wait_for_trial_thread
 
 # How long a reset or stop waits for a stopped trial's thread: an abort takes ~2 s, a run ending
 # after its last epoch a few s more (at the end of a search Tune kills actors after 10 s anyway).
@@ -110,14 +113,12 @@ class AbortStoppedRun:
 
 def end_train_run() -> None:
     """Abort the stopped trial's Train run (unless it is ending by itself) and wait for its thread."""
-    session = get_session()
-    if not (session.training_started and session.training_thread.is_alive()):
+    if not trial_session_running():
         return
     if (controller := take_controller()) is not None:
         _aborting.set()
         controller.abort.remote()
-        if session._inter_actor_queue is not None:
-            session._inter_actor_queue.shutdown(force=True)
+        close_trial_report_queue()
     # The thread leaves fit and exits at its final report, where finish's stop event ends it; Ray's
     # own reset_config and cleanup then find it gone.
-    session.finish(timeout=RUN_END_TIMEOUT_S)
+    wait_for_trial_thread(RUN_END_TIMEOUT_S)

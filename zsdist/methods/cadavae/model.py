@@ -1,7 +1,7 @@
 """CADA-VAE (Schonfeld et al., "Generalized Zero- and Few-Shot Learning via Aligned VAEs", CVPR 2019).
 
 Two VAEs of one hidden layer each, one for image features (ResNet-101, 2048-d) and one for class
-attributes, that share a latent space: the losses in cadavae_losses.py cross-decode each modality's
+attributes, that share a latent space: the losses in objective.py cross-decode each modality's
 latent with the other modality's decoder and pull the two posteriors together. After training, a
 classifier is trained on latents sampled from both encoders (`sample_latents`) and tested on image
 latents taken at the mean (`encode_image_means`). The defaults are the paper's CUB configuration,

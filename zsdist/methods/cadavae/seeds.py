@@ -26,8 +26,8 @@ from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
-from zsdist.base.errors import ConfigError
 from zsdist.base import tracking
+from zsdist.base.errors import ConfigError
 from zsdist.config import flatten, to_dict
 from zsdist.eval.eszsl import ESZSLConfig
 from zsdist.eval.latent_classifier import ClassifierConfig

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from zsdist.data.features import read_feature_dataset
 from zsdist.data.zsl_roles import roles
-from zsdist.methods.cadavae.scores import scores
 from zsdist.methods.cadavae.model import CADAVAE
+from zsdist.methods.cadavae.scores import scores
 
 if TYPE_CHECKING:
     from zsdist.methods.cadavae.config import CADAVAETrainConfig

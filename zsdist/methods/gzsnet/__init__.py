@@ -57,7 +57,8 @@ def held_out_record(cfg: GZSNetTrainConfig, description: dict) -> dict:
 
 
 def evaluate(cfg: GZSNetEvalConfig, checkpoint: Checkpointed) -> Evaluation:
-    metrics, artifacts = evaluate_checkpoint(checkpoint.state, checkpoint.data_dir, checkpoint.out_dir, cfg.synthesis)
+    metrics, artifacts = evaluate_checkpoint(checkpoint.state, checkpoint.path, checkpoint.data_dir, checkpoint.out_dir,
+                                             cfg.synthesis)
     return Evaluation(metrics=metrics, artifacts=artifacts)
 
 

@@ -17,26 +17,25 @@ InstanceNorm then normalises each image by its own statistics, exactly as during
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from zsdist.base.errors import ConfigError, DataError
 from datagen.shards import read_spec
-from zsdist.base.storage import atomic_write
 from datagen.spec.fonts import ATTRIBUTES, FontsSpec
+from zsdist.base.errors import DataError
+from zsdist.base.storage import atomic_write
 from zsdist.config import from_dict
 from zsdist.data.fonts import downscale_factor
+from zsdist.eval.image_metrics import image_quality
+from zsdist.methods.gzsnet.ae_ds import AEDS
+from zsdist.methods.gzsnet.config import GZSNetTrainConfig, SynthesisEvalConfig
 from zsdist.methods.gzsnet.coprediction import ProbeConfig, coprediction_matrix, diagonal_summary, normalised_accuracy
+from zsdist.methods.gzsnet.model import GZSNet
 from zsdist.methods.gzsnet.plots import coprediction_heatmap_png, image_grid_png, to_uint8
 from zsdist.methods.gzsnet.synthesis import decode, encode, read_images, selected_rows, synthesise
 from zsdist.methods.gzsnet.targets import NO_ROW, choose_targets, nearest_neighbours, pick_bases
-from zsdist.eval.image_metrics import image_quality
-from zsdist.methods.gzsnet.ae_ds import AEDS
-from zsdist.methods.gzsnet.model import GZSNet
-from zsdist.methods.gzsnet.config import GZSNetTrainConfig, SynthesisEvalConfig
 
 HEADLINE = ("gzsnet/psnr", "ae_ds/psnr", "nn/psnr", "gzsnet_minus_ae_ds/psnr_db", "gzsnet_minus_nn/psnr_db",
             "gzsnet/ssim", "ae_ds/ssim", "nn/ssim", "gzsnet/mse", "ae_ds/mse", "nn/mse",
@@ -44,10 +43,10 @@ HEADLINE = ("gzsnet/psnr", "ae_ds/psnr", "nn/psnr", "gzsnet_minus_ae_ds/psnr_db"
             "coprediction/ae_ds/diagonal_mean", "coprediction/ae_ds/off_diagonal_mean", "targets")
 
 
-def evaluate_checkpoint(state: dict, data_dir: Path, out_dir: Path,
+def evaluate_checkpoint(state: dict, checkpoint_dir: Path, data_dir: Path, out_dir: Path,
                         cfg: SynthesisEvalConfig) -> tuple[dict[str, float], list[Path]]:
-    """Metrics (flat names) and the artifact files written to out_dir, for one checkpoint's state
-    (train/checkpoint.py load_state)."""
+    """Metrics (flat names) and the artifact files written to out_dir, for the checkpoint in
+    checkpoint_dir whose state (train/checkpoint.py load_state) is given."""
     train_cfg = from_dict(GZSNetTrainConfig, state["config"])
     description = read_spec(data_dir, dataset="fonts")
     spec = FontsSpec.from_dict(description["spec"])

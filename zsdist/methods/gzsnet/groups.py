@@ -28,10 +28,10 @@ import pyarrow.dataset as pds
 import pyarrow.parquet as pq
 import ray.data
 
-from zsdist.base.errors import DataError
 from datagen.png import decode_image_column
 from datagen.shards import read_spec
 from datagen.spec.fonts import ATTRIBUTES
+from zsdist.base.errors import DataError
 from zsdist.data.fonts import FontsSelection, box_downscale, downscale_factor, selected_files
 from zsdist.data.heldout import HeldOutConfig, held_out_pairs, is_held_out
 

@@ -14,8 +14,8 @@ import numpy as np
 import pyarrow.dataset as pds
 import torch
 
-from zsdist.base.errors import DataError
 from datagen.spec.fonts import ATTRIBUTES
+from zsdist.base.errors import DataError
 from zsdist.base.storage import parquet_dataset
 from zsdist.data.fonts import FontsSelection, box_downscale, decode_rgb, read_fonts_table, selected_files
 from zsdist.data.heldout import HeldOutConfig, held_out_pairs, is_held_out

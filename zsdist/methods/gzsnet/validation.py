@@ -20,10 +20,10 @@ import torch
 from datagen.shards import read_spec
 from datagen.spec.fonts import ATTRIBUTES
 from zsdist.data.fonts import downscale_factor
-from zsdist.methods.gzsnet.synthesis import encode, read_images, selected_rows, synthesise
-from zsdist.methods.gzsnet.targets import choose_targets
 from zsdist.eval.image_metrics import per_image_mse, psnr_from_mse
 from zsdist.methods.gzsnet.model import GZSNet
+from zsdist.methods.gzsnet.synthesis import encode, read_images, selected_rows, synthesise
+from zsdist.methods.gzsnet.targets import choose_targets
 
 if TYPE_CHECKING:
     from zsdist.methods.gzsnet.config import GZSNetTrainConfig
