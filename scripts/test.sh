@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh
 . .venv/bin/activate
 . scripts/offline-env.sh
-exec python -m pytest "$@"
+# Two processes (pytest-xdist), a test file each at a time: most of the suite waits on Ray start-ups,
+# so two files overlap their waits. ZSDIST_TEST_WORKERS=0 runs everything in this process.
+exec python -m pytest -n "${ZSDIST_TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -69,3 +69,14 @@ def workspace(tmp_path_factory):
     patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
     yield root
     patch.undo()
+
+
+# The longest files first: with `-n 2 --dist loadfile` (scripts/test.sh) each goes to its own worker
+# at once instead of starting last and alone.
+LONGEST_FIRST = ("test_cluster.py", "test_tune.py", "test_train_polar.py", "test_object_storage.py",
+                 "test_gzsnet_training.py", "test_cadavae_training.py", "test_cadavae_seeds.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order

@@ -32,7 +32,7 @@ from datagen.spec.fonts import FontsSpec
 from datagen.spec.polar import PolarSpec
 from datagen.verify import verify_dataset
 from zsdist.base import tracking
-from zsdist.base.console import set_verbose
+from zsdist.base.console import quiet_library_logs, set_verbose
 from zsdist.base.errors import UserInputError
 from zsdist.base.workspace import use_job_workspace
 from zsdist.compare import CompareConfig, compare_runs, format_table, plot_comparison
@@ -184,6 +184,7 @@ def parse(argv: list[str] | None = None, *, as_job: bool = False) -> tuple[argpa
     args = build_parser().parse_args(argv)
     if args.verbose:
         set_verbose(True)
+    quiet_library_logs()
     if as_job:
         use_job_workspace()
     if args.config_cls is None:

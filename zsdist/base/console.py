@@ -8,6 +8,7 @@ progress bar per phase instead (tqdm: shards written, epochs trained with loss a
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -23,6 +24,14 @@ def verbose() -> bool:
 
 def set_verbose(on: bool) -> None:
     os.environ[VERBOSE_ENV] = "1" if on else "0"
+
+
+def quiet_library_logs() -> None:
+    """Unless verbose: the INFO lines the driver's own libraries print (MLflow creating its tables,
+    Ray Data estimating Parquet sizes) go unsaid; warnings and errors still show."""
+    if not verbose():
+        for name in ("mlflow", "ray.data", "ray.train", "ray.tune", "alembic"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def progress_bar(*, total: int | None, desc: str, unit: str, initial: int = 0) -> tqdm:

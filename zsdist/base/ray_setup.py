@@ -12,7 +12,7 @@ from pathlib import Path
 
 import ray
 
-from zsdist.base.console import note, verbose
+from zsdist.base.console import note, quiet_library_logs, verbose
 from zsdist.base.errors import UserInputError
 from zsdist.base.ray_internals import TRAIN_POLL_ENV
 
@@ -47,8 +47,11 @@ def init_ray(*, num_cpus: int | None = None, object_store_memory: int | None = N
     else:
         os.environ.setdefault(TRAIN_POLL_ENV, LOCAL_TRAIN_POLL_S)  # inherited by the local cluster's processes
         ensure_auth_token()
-        context = ray.init(num_cpus=num_cpus, object_store_memory=object_store_memory, include_dashboard=True,
-                           dashboard_host="127.0.0.1", **quiet)
+        # address="local": a new cluster of this process's own, never one that `ray start` left on the
+        # machine (ray.init() alone joins the last one started, another user's or another test's).
+        context = ray.init(address="local", num_cpus=num_cpus, object_store_memory=object_store_memory,
+                           include_dashboard=True, dashboard_host="127.0.0.1", **quiet)
+    quiet_library_logs()  # Ray Data configures its logger when ray.init imports it
     if not verbose():
         note(f"Ray's own logs: {Path(context.address_info['session_dir']) / 'logs'} (zsdist -v shows them here)")
 

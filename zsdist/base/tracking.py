@@ -94,6 +94,14 @@ def find_run_id(experiment: str, run_name: str) -> str | None:
     return _find(client, found.experiment_id, run_name) if found is not None else None
 
 
+def child_runs(experiment: str, parent_run_id: str) -> dict[str, str]:
+    """{run id: run name} of the runs nested under parent_run_id (a search's trials)."""
+    client = MlflowClient(tracking_uri())
+    found = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([found.experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{parent_run_id}'")
+    return {run.info.run_id: run.data.tags.get(RUN_NAME_TAG, run.info.run_name) for run in runs}
+
+
 def _find(client: MlflowClient, experiment_id: str, run_name: str) -> str | None:
     found = client.search_runs(
         [experiment_id], filter_string=f"tags.`{RUN_NAME_TAG}` = '{run_name}'", max_results=1

@@ -81,9 +81,10 @@ def evaluate(method: Method, cfg: Any) -> EvalResult:
     data_dir = location(cfg.data or state["config"]["data"])
     require_kind(data_dir, method.dataset_kind, f"zsdist eval {method.name}")
     out_dir = Path(cfg.out).expanduser().resolve() if cfg.out else default_eval_dir(cfg.run_name)
-    with progress_bar(total=None, desc=f"evaluate {cfg.run_name}", unit="run"):
+    with progress_bar(total=1, desc=f"evaluate {cfg.run_name}", unit="run") as bar:
         evaluation = method.evaluate_checkpoint(cfg, Checkpointed(path=path, state=state, data_dir=data_dir,
                                                                   out_dir=out_dir))
+        bar.update()
     run_id = tracking.start_or_resume_run(cfg.experiment, cfg.run_name, state["config"], flatten(state["config"]))
     tracking.log_metrics(run_id, {evaluation.prefix + k: v for k, v in evaluation.metrics.items()},
                          step=state["epoch"])

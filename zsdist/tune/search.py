@@ -42,7 +42,7 @@ from zsdist.train.checkpoint import latest_checkpoint, storage_root
 from zsdist.tune.config import tune_config
 from zsdist.tune.space import apply_params, load_space, param_space, searched
 from zsdist.tune.stopping import AbortStoppedRun, stoppable_run
-from zsdist.tune.trials import finish_trial_run, rerun_on_test, trial_config
+from zsdist.tune.trials import close_lost_trials, finish_trial_run, rerun_on_test, trial_config
 
 SEARCH_TAGS = ("zsdist.search_metric", "zsdist.search_mode", "zsdist.searched_params")
 DATA_CPU_RESERVE = 0.2  # CPUs left free of trials for Ray Data's tasks (full clusters hang, not fail)
@@ -154,6 +154,7 @@ def run_search(model: str, cfg: Any, *, resume: bool = False) -> SearchResult:
         tracking.finish_run(run_id, status="FAILED")
         raise
     trials = close_trials(results, cfg, method, name)
+    close_lost_trials(cfg.experiment, run_id, {trial["run_name"] for trial in trials})
     return finish_search(cfg, method, results, trials, run_id, spec)
 
 

@@ -53,3 +53,12 @@ def finish_trial_run(experiment: str, run_name: str, status: str, outcome: dict[
         if outcome is not None:
             tracking.log_json(run_id, outcome, "trial_result.json")
         tracking.finish_run(run_id, status=status)
+
+
+def close_lost_trials(experiment: str, search_run_id: str, trial_names: set[str]) -> None:
+    """Close as KILLED the search's child runs that are no trial of its results: a trial the killed
+    driver had started in the second before its last saved state, which the resumed search samples
+    again under another id."""
+    for run_id, run_name in tracking.child_runs(experiment, search_run_id).items():
+        if run_name not in trial_names:
+            tracking.finish_run(run_id, status="KILLED")
