@@ -107,8 +107,10 @@ class LocalCluster:
         env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")}
         env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(self.token_file))
         env.setdefault(TRAIN_POLL_ENV, LOCAL_TRAIN_POLL_S)  # as a local cluster of init_ray
-        # A killed node is declared dead after ~5 s instead of ~30 s, so its work is rescheduled soon.
-        env.update(RAY_health_check_period_ms="1000", RAY_health_check_timeout_ms="2000",
+        # A killed node is declared dead after ~5 s instead of ~30 s, so its work is rescheduled soon: its
+        # refused connections fail each check at once. A live node gets 10 s to answer each check, so one
+        # stalled by a busy machine (the test suite runs on two processes) is not declared dead.
+        env.update(RAY_health_check_period_ms="1000", RAY_health_check_timeout_ms="10000",
                    RAY_health_check_failure_threshold="5")
         if self.network:  # node addresses must bypass the offline environment's dead proxy
             env["no_proxy"] = env["NO_PROXY"] = f"{env.get('no_proxy', '127.0.0.1,localhost')},{self.network.no_proxy()}"

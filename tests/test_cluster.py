@@ -196,46 +196,34 @@ def learned(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if not k.endswith("_per_s") and not k.endswith("seconds")}
 
 
-def train_with_faults(cluster, polar, home: Path, faults: dict, run_name: str = "faulty") -> list[list[dict]]:
+def train_with_faults(cluster, polar, home: Path, faults: dict, run_name: str = "faulty") -> list[dict]:
     """Submit the reference run's training under another name; once epoch E is committed, apply
-    faults[E](client, job). A fault that kills the driver returns True: the user then submits the same
-    job again, which resumes the run. Checks that the run ends with the uninterrupted run's metrics;
-    returns the training workers (actors) each submitted job ever had."""
+    faults[E](client, job); check it ends with the uninterrupted run's metrics. Returns the training
+    workers the first job ever had."""
     data, reference = polar
     client = cluster.client()
-
-    def submit_training() -> str:
-        return submit(client, entrypoint=train_command(run_name, data), runtime_env=run_env(home, cluster))
-
-    job, job_ids = submit_training(), []
+    job = submit(client, entrypoint=train_command(run_name, data), runtime_env=run_env(home, cluster))
     run_dir = home / "checkpoints" / run_name
     for epoch, fault in faults.items():
         wait_until(lambda epoch=epoch: committed_epoch(run_dir) >= epoch, f"a checkpoint of epoch {epoch}", client, job)
-        job_ids.append(client.get_job_info(job).job_id)  # Ray's job id exists once the driver runs
-        if fault(client, job):
-            job = submit_training()
+        job_id = client.get_job_info(job).job_id  # Ray's job id exists once the driver runs
+        fault(client, job)
     status = wait_for(client, job)
+    if status != JobStatus.SUCCEEDED:  # the fault was the driver: the user resubmits the same job
+        job = submit(client, entrypoint=train_command(run_name, data), runtime_env=run_env(home, cluster))
+        status = wait_for(client, job)
     assert status == JobStatus.SUCCEEDED, client.get_job_logs(job)[-3000:]
     history = load_state(latest_checkpoint(run_dir))["history"]
     assert len(history) == len(reference) == int(TRAIN["epochs"])
     for ours, theirs in zip(history, reference):  # the same numbers as a run that was never stopped
         assert learned(ours) == pytest.approx(learned(theirs), rel=1e-4)
-    workers = cluster.state("actors", class_name="RayTrainWorker")
-    return [[a for a in workers if a["job_id"] == job_id] for job_id in dict.fromkeys(job_ids)]
+    return [a for a in cluster.state("actors", class_name="RayTrainWorker") if a["job_id"] == job_id]
 
 
-def test_training_survives_a_killed_worker_a_killed_driver_and_a_lost_worker_node(cluster, polar, tmp_path):
-    """One run, three faults: a worker killed (epoch 1), the job's driver killed and the job submitted
-    again (epoch 2), the worker node lost (epoch 3). It ends as the run that was never stopped, in one
-    MLflow run."""
+def test_training_survives_a_killed_worker_and_then_a_lost_worker_node(cluster, polar, tmp_path):
     def kill_a_training_worker(client, job):
         workers = cluster.state("actors", class_name="RayTrainWorker", state="ALIVE")
         os.kill(int(workers[0]["pid"]), signal.SIGKILL)
-
-    def kill_the_driver(client, job):
-        os.kill(int(client.get_job_info(job).driver_info.pid), signal.SIGKILL)
-        assert wait_for(client, job) == JobStatus.FAILED
-        return True
 
     def lose_the_node(client, job):
         lost = cluster.worker_node_id()
@@ -243,10 +231,17 @@ def test_training_survives_a_killed_worker_a_killed_driver_and_a_lost_worker_nod
         assert any(w["node_id"] == lost for w in workers), "no training worker on the worker node"
         lose_worker_node(cluster)
 
-    first, second = train_with_faults(cluster, polar, tmp_path,
-                                      {1: kill_a_training_worker, 2: kill_the_driver, 3: lose_the_node})
-    # Each lost worker cost its job the worker group of 2: a new group replaced it.
-    assert len(first) >= 4 and len(second) >= 4
+    workers = train_with_faults(cluster, polar, tmp_path, {1: kill_a_training_worker, 3: lose_the_node})
+    assert len(workers) >= 6  # each fault cost the run its worker group of 2: two new groups replaced it
+
+
+def test_a_resubmitted_job_resumes_after_its_driver_is_killed(cluster, polar, tmp_path):
+    def kill_the_driver(client, job):
+        pid = client.get_job_info(job).driver_info.pid
+        os.kill(int(pid), signal.SIGKILL)
+        assert wait_for(client, job) == JobStatus.FAILED
+
+    train_with_faults(cluster, polar, tmp_path, {1: kill_the_driver})
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("polar-vae").experiment_id])
     assert [r.info.status for r in runs] == ["FINISHED"]  # the second submission continued the first's run

@@ -1,9 +1,9 @@
 """The one place that builds a Ray Train `TorchTrainer`: scaling, storage, checkpoints, failures.
 
-Every model's driver calls `fit` with its own `train_loop_per_worker`; Tune (later) wraps the same
-call. Resuming is Ray Train V2's: a trainer built again with the same `RunConfig(name, storage_path)`
-hands the workers the run's latest checkpoint through `ray.train.get_checkpoint()`, so run names must
-be deterministic (they come from the config).
+Every method's run (train/run.py) calls `fit` with the one `train_loop_per_worker` (train/loop.py);
+a search's trials (zsdist/tune/) make the same call. Resuming is Ray Train V2's: a trainer built again
+with the same `RunConfig(name, storage_path)` hands the workers the run's latest checkpoint through
+`ray.train.get_checkpoint()`, so run names must be deterministic (they come from the config).
 """
 
 from __future__ import annotations
