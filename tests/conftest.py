@@ -6,6 +6,7 @@ time of this file, which pytest loads before any test module.
 
 import os
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -35,8 +36,19 @@ def _object_store_env() -> None:
         os.environ.pop(name, None)
 
 
+def _temp_dir_per_process() -> None:
+    # Under pytest-xdist each test process gets a temp dir of its own, inherited by the Ray workers it
+    # starts: a test that checks what training leaves in the temp dir sees only its own process's files.
+    if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+        path = Path(tempfile.gettempdir()) / f"zsdist-tests-{worker}-{os.getpid()}"
+        path.mkdir(exist_ok=True)
+        os.environ["TMPDIR"] = str(path)
+        tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+
+
 _apply_offline_env()
 _object_store_env()
+_temp_dir_per_process()
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
