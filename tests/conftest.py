@@ -83,12 +83,14 @@ def workspace(tmp_path_factory):
     patch.undo()
 
 
-# The longest files first: with `-n 2 --dist loadfile` (scripts/test.sh) each goes to its own worker
-# at once instead of starting last and alone.
+# With ZSDIST_TEST_WORKERS=2 (scripts/test.sh: -n 2 --dist loadfile), the longest files first: each
+# goes to its own process at once instead of starting last and alone.
 LONGEST_FIRST = ("test_cluster.py", "test_tune.py", "test_train_polar.py", "test_object_storage.py",
                  "test_gzsnet_training.py", "test_cadavae_training.py", "test_cadavae_seeds.py")
 
 
 def pytest_collection_modifyitems(items):
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # one process: the files' own order
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
