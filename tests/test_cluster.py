@@ -18,6 +18,7 @@ from pathlib import Path
 
 import network_namespaces
 import pytest
+from golden_curves import check_golden, golden_epochs, learned, recording
 from kuberay_jobs import RAY_JOBS, kuberay_submitter_command, rayjob_steps
 from local_cluster import LocalCluster, can_make_private_mounts, submit, wait_for
 from mlflow.tracking import MlflowClient
@@ -35,7 +36,10 @@ ROOT = Path(__file__).resolve().parents[1]
 FONTS = ["--letters", "ABCDEFGHIJKLMNOPQRSTabcdefghijklmnopqrst", "--font_ids", "0,3,17,42,55,60,70,81,90,99",
          "--letters_per_shard", "2", "--fonts_per_shard", "2", "--num_workers", "3"]
 FONT_SHARDS = 100  # 20 letter blocks x 5 font blocks, 1,200 images each
-TRAIN = {"epochs": "5", "max_steps_per_epoch": "1", "batch_size": "16", "cpus_per_worker": "0.6",
+GOLDEN_RUN = "polar_vae_cluster"  # the uninterrupted run of TRAIN (tests/golden/)
+# Faults land at epochs 1, 3 and 5 while the run goes on (an epoch of one step takes ~0.5 s): 8 epochs
+# leave two after the last fault.
+TRAIN = {"epochs": "8", "max_steps_per_epoch": "1", "batch_size": "16", "cpus_per_worker": "0.6",
          "max_failures": "2", "model.encoder_channels": "4,8", "model.decoder_channels": "8,4,4"}
 
 
@@ -170,7 +174,9 @@ def train_command(run_name: str, data: Path) -> str:
 
 @pytest.fixture(scope="module")
 def polar(cluster, tmp_path_factory):
-    """A tiny polar dataset (generated on the cluster) and the history of an uninterrupted run."""
+    """A tiny polar dataset (generated on the cluster) and the history of an uninterrupted run of TRAIN on it:
+    the golden curve tests/golden/polar_vae_cluster.json, recorded by a run of its own on the cluster with
+    ZSDIST_RECORD_GOLDEN=1 (tests/golden_curves.py); a run's start-up here costs ~60 s."""
     home = tmp_path_factory.mktemp("polar-home")
     client = cluster.client()
     data = home / "polar"
@@ -178,9 +184,11 @@ def polar(cluster, tmp_path_factory):
                                     "--n_test 40 --transect_points 5 --resolution 32 --shard_rows 64",
                  runtime_env=run_env(home, cluster))
     assert wait_for(client, job) == JobStatus.SUCCEEDED, client.get_job_logs(job)[-3000:]
-    job = submit(client, entrypoint=train_command("reference", data), runtime_env=run_env(home, cluster))
-    assert wait_for(client, job) == JobStatus.SUCCEEDED, client.get_job_logs(job)[-3000:]
-    return data, load_state(latest_checkpoint(home / "checkpoints" / "reference"))["history"]
+    if recording():
+        job = submit(client, entrypoint=train_command("reference", data), runtime_env=run_env(home, cluster))
+        assert wait_for(client, job) == JobStatus.SUCCEEDED, client.get_job_logs(job)[-3000:]
+        check_golden(GOLDEN_RUN, load_state(latest_checkpoint(home / "checkpoints" / "reference"))["history"])
+    return data, golden_epochs(GOLDEN_RUN)
 
 
 def committed_epoch(run_dir: Path) -> int:
@@ -191,61 +199,49 @@ def committed_epoch(run_dir: Path) -> int:
         return -1
 
 
-def learned(metrics: dict) -> dict:
-    """An epoch's metrics without its timings (those differ between any two runs)."""
-    return {k: v for k, v in metrics.items() if not k.endswith("_per_s") and not k.endswith("seconds")}
+def alive_training_workers(cluster: LocalCluster, job_id: str) -> list[dict]:
+    return [a for a in cluster.state("actors", class_name="RayTrainWorker", state="ALIVE") if a["job_id"] == job_id]
 
 
-def train_with_faults(cluster, polar, home: Path, faults: dict, run_name: str = "faulty") -> list[dict]:
-    """Submit the reference run's training under another name; once epoch E is committed, apply
-    faults[E](client, job); check it ends with the uninterrupted run's metrics. Returns the training
-    workers the first job ever had."""
+def test_training_survives_a_killed_worker_a_lost_worker_node_and_a_killed_driver(cluster, polar, tmp_path):
+    """One run, three faults, each once the run has committed a checkpoint of epoch E: a training worker
+    killed (E=1), the worker node lost (E=3), the job's driver killed (E=5), after which the user submits
+    the same job again. The run ends with the uninterrupted run's metrics, in one MLflow run."""
     data, reference = polar
     client = cluster.client()
-    job = submit(client, entrypoint=train_command(run_name, data), runtime_env=run_env(home, cluster))
-    run_dir = home / "checkpoints" / run_name
-    for epoch, fault in faults.items():
-        wait_until(lambda epoch=epoch: committed_epoch(run_dir) >= epoch, f"a checkpoint of epoch {epoch}", client, job)
-        job_id = client.get_job_info(job).job_id  # Ray's job id exists once the driver runs
-        fault(client, job)
-    status = wait_for(client, job)
-    if status != JobStatus.SUCCEEDED:  # the fault was the driver: the user resubmits the same job
-        job = submit(client, entrypoint=train_command(run_name, data), runtime_env=run_env(home, cluster))
-        status = wait_for(client, job)
-    assert status == JobStatus.SUCCEEDED, client.get_job_logs(job)[-3000:]
+
+    def submit_training() -> str:
+        return submit(client, entrypoint=train_command("faulty", data), runtime_env=run_env(tmp_path, cluster))
+
+    job, run_dir = submit_training(), tmp_path / "checkpoints" / "faulty"
+
+    def committed(epoch: int) -> str:
+        wait_until(lambda: committed_epoch(run_dir) >= epoch, f"a checkpoint of epoch {epoch}", client, job)
+        return client.get_job_info(job).job_id  # Ray's job id exists once the driver runs
+
+    job_id = committed(1)
+    os.kill(int(alive_training_workers(cluster, job_id)[0]["pid"]), signal.SIGKILL)
+    committed(3)
+    lost = cluster.worker_node_id()
+    assert any(w["node_id"] == lost for w in alive_training_workers(cluster, job_id)), "no training worker there"
+    lose_worker_node(cluster)
+    committed(5)
+    os.kill(int(client.get_job_info(job).driver_info.pid), signal.SIGKILL)
+    assert wait_for(client, job) == JobStatus.FAILED
+    assert committed_epoch(run_dir) < len(reference) - 1, "the driver was killed after the run had finished"
+    workers = [a for a in cluster.state("actors", class_name="RayTrainWorker") if a["job_id"] == job_id]
+    assert len(workers) >= 6  # each lost worker cost the run its worker group of 2: a new group replaced it
+
+    job = submit_training()  # the user resubmits the same job: it resumes from the last checkpoint
+    assert wait_for(client, job) == JobStatus.SUCCEEDED, client.get_job_logs(job)[-3000:]
     history = load_state(latest_checkpoint(run_dir))["history"]
     assert len(history) == len(reference) == int(TRAIN["epochs"])
     for ours, theirs in zip(history, reference):  # the same numbers as a run that was never stopped
-        assert learned(ours) == pytest.approx(learned(theirs), rel=1e-4)
-    return [a for a in cluster.state("actors", class_name="RayTrainWorker") if a["job_id"] == job_id]
-
-
-def test_training_survives_a_killed_worker_and_then_a_lost_worker_node(cluster, polar, tmp_path):
-    def kill_a_training_worker(client, job):
-        workers = cluster.state("actors", class_name="RayTrainWorker", state="ALIVE")
-        os.kill(int(workers[0]["pid"]), signal.SIGKILL)
-
-    def lose_the_node(client, job):
-        lost = cluster.worker_node_id()
-        workers = cluster.state("actors", class_name="RayTrainWorker", state="ALIVE")
-        assert any(w["node_id"] == lost for w in workers), "no training worker on the worker node"
-        lose_worker_node(cluster)
-
-    workers = train_with_faults(cluster, polar, tmp_path, {1: kill_a_training_worker, 3: lose_the_node})
-    assert len(workers) >= 6  # each fault cost the run its worker group of 2: two new groups replaced it
-
-
-def test_a_resubmitted_job_resumes_after_its_driver_is_killed(cluster, polar, tmp_path):
-    def kill_the_driver(client, job):
-        pid = client.get_job_info(job).driver_info.pid
-        os.kill(int(pid), signal.SIGKILL)
-        assert wait_for(client, job) == JobStatus.FAILED
-
-    train_with_faults(cluster, polar, tmp_path, {1: kill_the_driver})
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("polar-vae").experiment_id])
+        assert learned(ours) == pytest.approx(theirs, rel=1e-4)
+    mlflow = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = mlflow.search_runs([mlflow.get_experiment_by_name("polar-vae").experiment_id])
     assert [r.info.status for r in runs] == ["FINISHED"]  # the second submission continued the first's run
-    steps = [m.step for m in client.get_metric_history(runs[0].info.run_id, "loss")]
+    steps = [m.step for m in mlflow.get_metric_history(runs[0].info.run_id, "loss")]
     assert sorted(set(steps)) == list(range(int(TRAIN["epochs"])))
 
 

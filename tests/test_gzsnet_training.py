@@ -109,9 +109,15 @@ def test_validation_is_the_synthesis_psnr_of_training_targets_carried_between_ep
     assert validate(model, 1) != first  # due: scored again
 
 
+@pytest.fixture(scope="module")
+def ddp_run(fonts_data, workspace):
+    """The 2-epoch run "ddp" (every Ray Train run costs ~20 s of start-up: the tests share this one)."""
+    return gzsnet.train(config(fonts_data, run_name="ddp", validate_every=1))
+
+
 @pytest.mark.slow
-def test_ddp_run_logs_every_term_resumes_and_repeats(fonts_data, workspace, tmp_path):
-    run_id, checkpoint, final = gzsnet.train(config(fonts_data, run_name="ddp", validate_every=1))
+def test_ddp_run_logs_every_term_resumes_and_repeats(fonts_data, workspace, tmp_path, ddp_run):
+    run_id, checkpoint, final = ddp_run
     assert final["epoch"] == 1
     assert final["groups"] == 2 * 3 * 4  # 2 workers x 3 steps x 4 groups
     first = load_state(checkpoint)
@@ -144,12 +150,11 @@ def test_ddp_run_logs_every_term_resumes_and_repeats(fonts_data, workspace, tmp_
 
 
 @pytest.mark.slow
-def test_evaluation_numbers_are_finite_and_logged(fonts_data, workspace):
-    gzsnet.train(config(fonts_data, run_name="scored", epochs=1))
-    eval_cfg = GZSNetEvalConfig(run_name="scored",
+def test_evaluation_numbers_are_finite_and_logged(ddp_run):
+    eval_cfg = GZSNetEvalConfig(run_name="ddp",
                                        synthesis=SynthesisEvalConfig(max_targets=24, probe_images=200, grid_targets=4))
     run_id, metrics, out_dir = gzsnet.evaluate(eval_cfg)
-    assert metrics["targets"] == 24
+    assert run_id == ddp_run.run_id and metrics["targets"] == 24
     for method in ("gzsnet", "ae_ds", "nn"):
         for score in ("mse", "psnr", "ssim"):
             assert math.isfinite(metrics[f"{method}/{score}"]), (method, score)

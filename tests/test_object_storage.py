@@ -19,9 +19,9 @@ from datagen.verify import verify_dataset
 from zsdist.base import tracking
 from zsdist.base.errors import ConfigError, DataError
 from zsdist.base.storage import RemotePath, location
+from zsdist.data.polar import read_all_rows
 from zsdist.methods import get_method
 from zsdist.methods.polar_vae.config import PolarEvalConfig, PolarTrainConfig
-from zsdist.methods.polar_vae.data import read_all_rows
 from zsdist.methods.polar_vae.model import PolarVAEConfig
 from zsdist.train.checkpoint import load_state
 
@@ -94,9 +94,9 @@ def test_training_from_s3_with_checkpoints_and_artifacts_on_s3(s3, polar_on_s3, 
     assert s3.keys(BUCKET, f"checkpoints/on-s3/{checkpoint.name}/") == [f"checkpoints/on-s3/{checkpoint.name}/checkpoint.pt"]
     assert [h["epoch"] for h in load_state(checkpoint)["history"]] == [0]
 
-    # The same run again: Ray Train finds its checkpoint in the bucket and trains nothing more.
-    run_again, _, again = polar.train(cfg)
-    assert run_again == run_id and again["loss"] == final["loss"]
+    # The same run again: its finished checkpoint is found in the bucket, and nothing is trained.
+    run_again, checkpoint_again, again = polar.train(cfg)
+    assert run_again == run_id and checkpoint_again == checkpoint and again["loss"] == final["loss"]
 
     # Evaluation finds the run's latest checkpoint in the bucket; its artifacts go there too.
     _, metrics, _ = polar.evaluate(PolarEvalConfig(run_name="on-s3", experiment="object-storage",

@@ -17,9 +17,9 @@ from datagen.run import generate_polar
 from datagen.spec.polar import PolarSpec
 from zsdist.base import tracking
 from zsdist.base.errors import ConfigError, DataError
+from zsdist.data.polar import read_all_rows, training_dataset
 from zsdist.methods import get_method
 from zsdist.methods.polar_vae.config import PolarEvalConfig, PolarTrainConfig
-from zsdist.methods.polar_vae.data import read_all_rows
 from zsdist.methods.polar_vae.model import PolarVAE, PolarVAEConfig
 from zsdist.methods.polar_vae.validation import HoleValidation
 from zsdist.train.checkpoint import latest_checkpoint, load_state
@@ -78,47 +78,58 @@ def test_validation_is_the_hole_reconstruction_mse_carried_between_epochs(polar_
     assert validate(model, 1) != first  # due: scored again
 
 
+@pytest.fixture(scope="module")
+def ddp_run(polar_data, workspace):
+    """The 3-epoch run "ddp" (every Ray Train run costs ~20 s of start-up: the tests share this one).
+    Resuming the polar VAE is tested by tests/test_cluster.py, after faults, against its golden curve."""
+    return polar.train(config(polar_data, run_name="ddp", epochs=3, validate_every=1))
+
+
+def test_training_rows_are_the_regimes_splits(polar_data, ray_cluster):
+    rows = read_all_rows(polar_data)
+    for train_on, splits in (("punctured", ["train"]), ("full", ["train", "hole"])):
+        images = np.concatenate([batch["image"] for batch in training_dataset(polar_data, train_on).iter_batches()])
+        expected = rows["image"][np.isin(rows["split"], splits)]
+        assert images.shape == (len(expected), 1, *expected.shape[1:]), train_on
+        assert sorted(map(bytes, images[:, 0])) == sorted(map(bytes, expected)), train_on
+
+
 @pytest.mark.slow
-def test_ddp_training_logs_checkpoints_and_resumes(polar_data, workspace):
-    run_id, checkpoint, final = polar.train(config(polar_data, run_name="ddp", validate_every=1))
-    assert final["epoch"] == 1
+def test_ddp_training_logs_and_checkpoints_and_a_rerun_trains_nothing(polar_data, workspace, ddp_run):
+    run_id, checkpoint, final = ddp_run
+    assert final["epoch"] == 2
     # Punctured training: only "train" rows, split equally over the 2 workers.
     n_train = int((read_all_rows(polar_data)["split"] == "train").sum())
     assert final["images"] == 2 * (n_train // 2)
-    first = load_state(checkpoint)
-    assert [h["epoch"] for h in first["history"]] == [0, 1]
+    state = load_state(checkpoint)
+    assert [h["epoch"] for h in state["history"]] == [0, 1, 2]
+    # The same numbers as every earlier run of this config (CPU, seeded), bit for bit.
+    check_golden("polar_vae", state["history"])
     # Rank 0's validation of the weights it checkpointed, in every epoch's report.
-    assert all(np.isfinite(h["val/hole_mse"]) for h in first["history"])
     model = PolarVAE(TINY_MODEL, TINY_SPEC.resolution)
-    model.load_state_dict(first["model"])
+    model.load_state_dict(state["model"])
     assert final["val/hole_mse"] == pytest.approx(
-        cadence(config(polar_data, validate_every=1))(model, 1)["val/hole_mse"], rel=1e-5)
+        cadence(config(polar_data, epochs=3, validate_every=1))(model, 2)["val/hole_mse"], rel=1e-5)
 
     run = MlflowClient(tracking.tracking_uri()).get_run(run_id)
     assert run.info.status == "FINISHED"
     assert run.data.params["model.latent_dim"] == "3" and run.data.params["train_on"] == "punctured"
-    assert [step for step, _ in metric_history(run_id, "loss")] == [0, 1]
-
-    # Same run name, more epochs: continues from epoch 2 with the first two epochs untouched.
-    run_id_again, checkpoint, final = polar.train(config(polar_data, run_name="ddp", epochs=3, validate_every=1))
-    assert run_id_again == run_id and final["epoch"] == 2
-    resumed = load_state(checkpoint)
-    assert resumed["history"][:2] == first["history"] and len(resumed["history"]) == 3
-    # The same numbers as every earlier run of this config (CPU, seeded), bit for bit.
-    check_golden("polar_vae", resumed["history"])
     assert [step for step, _ in metric_history(run_id, "loss")] == [0, 1, 2]
     assert [step for step, _ in metric_history(run_id, "val/hole_mse")] == [0, 1, 2]
 
-    # A finished run rerun as is trains nothing more and hands back its final metrics.
-    _, _, final_again = polar.train(config(polar_data, run_name="ddp", epochs=3, validate_every=1))
+    # A finished run rerun as is trains nothing more (no Ray Train run, no new checkpoint) and hands back
+    # its final metrics.
+    run_id_again, checkpoint_again, final_again = polar.train(config(polar_data, run_name="ddp", epochs=3,
+                                                                     validate_every=1))
+    assert run_id_again == run_id and checkpoint_again == checkpoint
     assert final_again["loss"] == final["loss"] and final_again["val/hole_mse"] == final["val/hole_mse"]
     assert len(load_state(latest_checkpoint(workspace / "checkpoints" / "ddp"))["history"]) == 3
 
 
 @pytest.mark.slow
-def test_evaluation_logs_metrics_and_artifacts(polar_data, workspace):
-    polar.train(config(polar_data, run_name="evaluated", epochs=1, decorrelation="cov", train_on="full"))
-    run_id, metrics, out_dir = polar.evaluate(PolarEvalConfig(run_name="evaluated"))
+def test_evaluation_logs_metrics_and_artifacts(ddp_run):
+    run_id, metrics, out_dir = polar.evaluate(PolarEvalConfig(run_name="ddp"))
+    assert run_id == ddp_run.run_id
     for key in ("mse_inside", "mse_outside", "nn_mse_inside", "dice_inside", "latent_r2_mean_outside"):
         assert np.isfinite(metrics[key]), key
     files = {p.name for p in out_dir.iterdir()}

@@ -79,6 +79,13 @@ def result_checkpoint(checkpoint: ray.train.Checkpoint, storage_path: str) -> Pa
     return Path(checkpoint.path) if is_local(root) else RemotePath(root.root, checkpoint.path)
 
 
+def finished_checkpoint(storage_path: str, run_name: str, epochs: int) -> Path | RemotePath | None:
+    """The run's latest checkpoint if it is at (or past) epoch `epochs` - 1, so that training it again
+    would only reload it; else None."""
+    checkpoint = latest_checkpoint(storage_root(storage_path) / run_name)
+    return checkpoint if checkpoint is not None and load_state(checkpoint)["epoch"] + 1 >= epochs else None
+
+
 def run_checkpoint(storage_path: str, run_name: str, *, train_command: str) -> Path | RemotePath:
     """The latest committed checkpoint of a run, or a one-line DataError that says how to make one."""
     run_dir = storage_root(storage_path) / run_name

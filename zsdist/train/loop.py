@@ -87,14 +87,20 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     if method.validation is not None and cfg.validate_every and context.rank == 0:
         validate = ValidationCadence(method.validation(cfg), every=cfg.validate_every, last_epoch=cfg.epochs - 1)
 
-    def report(metrics: dict[str, float], epoch: int, *, log: bool = True) -> None:
+    def report(metrics: dict[str, float], epoch: int, *, log: bool = True, checkpoint: bool = True) -> None:
         # A resumed run repeats the epochs after its last checkpoint, and MLflow gets them again.
-        due = (epoch + 1) % cfg.checkpoint_every == 0 or epoch == cfg.epochs - 1
+        due = checkpoint and ((epoch + 1) % cfg.checkpoint_every == 0 or epoch == cfg.epochs - 1)
         report_epoch(metrics, epoch=epoch, mlflow_run_id=loop_config["mlflow_run_id"], checkpoint=due, log=log,
                      make_checkpoint=lambda: to_ray_checkpoint(worker.state_dict(), epoch=epoch, history=history,
                                                                config=loop_config["train"]))
 
-    if start_epoch >= cfg.epochs:  # already finished: hand back its final metrics (MLflow has them)
+    finished = start_epoch >= cfg.epochs
+    if loop_config["replay_history"]:
+        # A search's trial that Tune restarted counts epochs by reports: the epochs its run already
+        # trained are reported again (not logged, no checkpoint), so its scheduler sees each epoch once.
+        for epoch, metrics in enumerate(history[:-1] if finished else history):
+            report(metrics, epoch, log=False, checkpoint=False)
+    if finished:  # hand back its final metrics and last checkpoint
         report(history[-1], cfg.epochs - 1, log=False)
         return
     for epoch in range(start_epoch, cfg.epochs):

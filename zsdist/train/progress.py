@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
+from typing import Self
 
 from mlflow.tracking import MlflowClient
 
@@ -27,7 +28,7 @@ class EpochProgress:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._follow, name="zsdist-epoch-progress", daemon=True)
 
-    def __enter__(self) -> EpochProgress:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

@@ -24,7 +24,7 @@ from zsdist.base.workspace import default_eval_dir
 from zsdist.config import flatten, to_dict
 from zsdist.data.kinds import make_command, require_kind
 from zsdist.methods.method import Checkpointed, EvalResult, TrainResult
-from zsdist.train.checkpoint import load_state, result_checkpoint, run_checkpoint, storage_root
+from zsdist.train.checkpoint import finished_checkpoint, load_state, result_checkpoint, run_checkpoint, storage_root
 from zsdist.train.driver import Scaling, fit
 from zsdist.train.loop import train_loop_per_worker
 from zsdist.train.progress import EpochProgress
@@ -45,9 +45,15 @@ def train(method: Method, cfg: Any, *, parent_run_id: str | None = None,
     require_kind(data_dir, method.dataset_kind, f"zsdist train {method.name}")
     plan = method.plan(replace(cfg, data=str(data_dir), storage_path=str(storage_root(cfg.storage_path))))
     cfg = plan.cfg
-    init_ray()
+    # A finished run trained again only hands back its last metrics: no Ray Train run (~20 s) for that.
+    # A search's trial (callbacks) always runs, since Tune needs its reports.
+    done = finished_checkpoint(cfg.storage_path, cfg.run_name, cfg.epochs) if callbacks is None else None
     run_id = tracking.start_or_resume_run(cfg.experiment, cfg.run_name, to_dict(cfg),
                                           {**flatten(cfg), **plan.params}, parent_run_id=parent_run_id)
+    if done is not None:
+        tracking.finish_run(run_id)
+        return TrainResult(run_id, done, load_state(done)["history"][-1])
+    init_ray()
     for name, content in plan.artifacts.items():
         tracking.log_json(run_id, content, name)
     # A search's trials (callbacks) run in actors: no console of theirs to draw on.
@@ -57,7 +63,8 @@ def train(method: Method, cfg: Any, *, parent_run_id: str | None = None,
         with shown:
             result = fit(
                 train_loop_per_worker,
-                {"method": method.name, "train": to_dict(cfg), "payload": plan.payload, "mlflow_run_id": run_id},
+                {"method": method.name, "train": to_dict(cfg), "payload": plan.payload, "mlflow_run_id": run_id,
+                 "replay_history": callbacks is not None},
                 run_name=cfg.run_name,
                 storage_path=storage_root(cfg.storage_path),
                 scaling=Scaling(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu,

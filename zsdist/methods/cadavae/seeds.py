@@ -34,7 +34,7 @@ from zsdist.eval.latent_classifier import ClassifierConfig
 from zsdist.methods import get_method
 from zsdist.methods.cadavae.config import CADAVAEEvalConfig, CADAVAETrainConfig
 from zsdist.methods.cadavae.evaluation import eval_prefix
-from zsdist.train.checkpoint import latest_checkpoint, load_state, storage_root
+from zsdist.train.checkpoint import latest_checkpoint, storage_root
 
 SEED_RUNS_TAG = "zsdist.seed_runs"
 TABLE_COLUMNS = ("S", "U", "H", "zsl_accuracy")
@@ -89,12 +89,6 @@ class SeedsSummary:
     std: dict[str, float]
 
 
-def finished(cfg: CADAVAETrainConfig) -> bool:
-    """Whether the run's latest checkpoint is at (or past) its last epoch, so training would only reload it."""
-    checkpoint = latest_checkpoint(storage_root(cfg.storage_path) / cfg.run_name)
-    return checkpoint is not None and load_state(checkpoint)["epoch"] + 1 >= cfg.epochs
-
-
 def run_seeds(cfg: CADAVAESeedsConfig) -> SeedsSummary:
     """Train (or resume) and evaluate every seed, then log and return their summary (module docstring)."""
     trained_dir = storage_root(cfg.storage_path) / cfg.run_name
@@ -107,8 +101,7 @@ def run_seeds(cfg: CADAVAESeedsConfig) -> SeedsSummary:
     runs = []
     for i in range(cfg.seeds):
         train_cfg = cfg.seed_train_config(i)
-        if not finished(train_cfg):
-            method.train(train_cfg)
+        method.train(train_cfg)  # a finished seed is not trained again
         metrics = method.evaluate(cfg.seed_eval_config(i)).metrics
         run_id = tracking.find_run_id(cfg.experiment, train_cfg.run_name)
         runs.append(SeedRun(seed=train_cfg.seed, run_name=train_cfg.run_name, run_id=run_id,

@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from zsdist.base.storage import location
+from zsdist.data.polar import dataset_resolution, training_dataset
 from zsdist.methods.method import Checkpointed, Evaluation, Method, Search, TrainingPlan
 from zsdist.methods.polar_vae.config import PolarEvalConfig, PolarTrainConfig
-from zsdist.methods.polar_vae.data import dataset_resolution, training_dataset
 from zsdist.methods.polar_vae.evaluation import HEADLINE, evaluate_checkpoint
 from zsdist.methods.polar_vae.training import PolarWorker
 from zsdist.methods.polar_vae.validation import HoleValidation

@@ -18,8 +18,8 @@ import torch
 from datagen.shards import read_spec
 from zsdist.base.storage import atomic_write
 from zsdist.config import from_dict
+from zsdist.data.polar import TRAINING_SPLITS, read_all_rows
 from zsdist.methods.polar_vae import plots
-from zsdist.methods.polar_vae.data import TRAINING_SPLITS, read_all_rows
 from zsdist.methods.polar_vae.metrics import (
     binned,
     default_distance_edges,

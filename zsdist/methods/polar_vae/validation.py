@@ -13,7 +13,7 @@ import copy
 from typing import TYPE_CHECKING
 
 from zsdist.base.errors import DataError
-from zsdist.methods.polar_vae.data import read_split_images
+from zsdist.data.polar import read_split_images
 from zsdist.methods.polar_vae.evaluation import reconstruct
 from zsdist.methods.polar_vae.metrics import pixel_mse
 from zsdist.methods.polar_vae.model import PolarVAE

@@ -2,6 +2,9 @@
 
 Decoding happens where the data is: the training pipeline's `map_batches` turns PNG bytes into
 float tensors inside Ray Data workers, so the training loop receives ready (B, 1, R, R) batches.
+Ray ships that function to its processes by reference, so they import this module: it lives here,
+importing neither torch nor a method (a method's package imports its model, plots and MLflow): each
+Ray Data process of a training run then starts in a fraction of the time.
 """
 
 from __future__ import annotations
