@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from zsdist.base.errors import ConfigError
 from zsdist.config import load_config
 from zsdist.methods.gzsnet.config import GZSNetTrainConfig
 from zsdist.methods.gzsnet.model import GZSNet
@@ -75,8 +76,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="timed steps per setting and round")
     parser.add_argument("--repeats", type=int, default=3, help="rounds (settings interleaved in each)")
     args = parser.parse_args()
+    if args.steps < 1 or args.repeats < 1:
+        parser.error("--steps and --repeats must be >= 1")
     torch.set_num_threads(1)
-    cfg = load_config(GZSNetTrainConfig, file=args.config)
+    try:
+        cfg = load_config(GZSNetTrainConfig, file=args.config)
+    except ConfigError as error:
+        parser.error(str(error))
     torch.manual_seed(0)
     model = GZSNet(cfg.model)
     objective = GZSNetObjective(model, GZSNetLossWeights())

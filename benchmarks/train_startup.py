@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -62,13 +63,8 @@ def bare_run(storage: Path, name: str) -> None:
                  run_config=ray.train.RunConfig(name=name, storage_path=str(storage))).fit()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each setting")
-    parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray cluster")
-    args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="zsdist-startup-"))
-    os.environ.update(ZSDIST_HOME=str(root), MLFLOW_TRACKING_URI=f"sqlite:///{root / 'mlflow.db'}")
+def measure(root: Path, args: argparse.Namespace) -> list[tuple[str, float, float]]:
+    """(setting, wall s, CPU-s) of every run, the settings interleaved."""
     init_ray(num_cpus=args.cpus)
     generate_polar(SPEC, root / "polar", num_workers=2, progress=False)
     polar = get_method("polar-vae")
@@ -79,6 +75,22 @@ def main() -> None:
         rows.append(("bare TorchTrainer, 2 workers", *measured(lambda i=i: bare_run(root / "bare", f"bare-{i}"))))
         rows.append(("polar VAE, 3 tiny epochs", *measured(lambda cfg=cfg: polar.train(cfg))))
         rows.append(("polar VAE, finished: rerun", *measured(lambda cfg=cfg: polar.train(cfg))))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each setting")
+    parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray cluster")
+    args = parser.parse_args()
+    if args.repeats < 1 or args.cpus < 1:
+        parser.error("--repeats and --cpus must be >= 1")
+    root = Path(tempfile.mkdtemp(prefix="zsdist-startup-"))
+    os.environ.update(ZSDIST_HOME=str(root), MLFLOW_TRACKING_URI=f"sqlite:///{root / 'mlflow.db'}")
+    try:
+        rows = measure(root, args)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)  # the runs' checkpoints and MLflow store
     print(f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Ray {ray.__version__}, "
           f"{args.repeats} repeats, {time.strftime('%Y-%m-%d')}")
     print("| setting | wall s (each run) | CPU-s (each run) | wall / bare |")

@@ -36,11 +36,11 @@ def recording() -> bool:
     return os.environ.get(RECORD_ENV) == "1"
 
 
-def golden_epochs(name: str) -> list[dict]:
-    """The stored curve's per-epoch metrics."""
+def golden_curve(name: str) -> dict:
+    """tests/golden/<name>.json: {"kernels": what it was made with, "epochs": its per-epoch metrics}."""
     path = GOLDEN / f"{name}.json"
     assert path.is_file(), f"no golden curve {path.name}: record it with {RECORD_ENV}=1 (see tests/golden_curves.py)"
-    return json.loads(path.read_text())["epochs"]
+    return json.loads(path.read_text())
 
 
 def check_golden(name: str, history: list[dict]) -> None:
@@ -50,7 +50,7 @@ def check_golden(name: str, history: list[dict]) -> None:
     if recording():
         path.write_text(json.dumps({"kernels": kernels(), "epochs": curve}, indent=1, sort_keys=True) + "\n")
         return
-    golden = json.loads(path.read_text()) if path.is_file() else {"epochs": golden_epochs(name)}
+    golden = golden_curve(name)
     assert [sorted(epoch) for epoch in curve] == [sorted(epoch) for epoch in golden["epochs"]], \
         f"{name}: the run reports other metrics than its golden curve"
     if golden["kernels"] == kernels():

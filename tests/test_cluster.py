@@ -18,7 +18,7 @@ from pathlib import Path
 
 import network_namespaces
 import pytest
-from golden_curves import check_golden, golden_epochs, learned, recording
+from golden_curves import check_golden, golden_curve, learned, recording
 from kuberay_jobs import RAY_JOBS, kuberay_submitter_command, rayjob_steps
 from local_cluster import LocalCluster, can_make_private_mounts, submit, wait_for
 from mlflow.tracking import MlflowClient
@@ -188,7 +188,7 @@ def polar(cluster, tmp_path_factory):
         job = submit(client, entrypoint=train_command("reference", data), runtime_env=run_env(home, cluster))
         assert wait_for(client, job) == JobStatus.SUCCEEDED, client.get_job_logs(job)[-3000:]
         check_golden(GOLDEN_RUN, load_state(latest_checkpoint(home / "checkpoints" / "reference"))["history"])
-    return data, golden_epochs(GOLDEN_RUN)
+    return data, golden_curve(GOLDEN_RUN)["epochs"]
 
 
 def committed_epoch(run_dir: Path) -> int:

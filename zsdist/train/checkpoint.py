@@ -52,7 +52,13 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def latest_checkpoint(run_dir: Path | RemotePath) -> Path | RemotePath | None:
-    """The run's latest committed checkpoint (the one Ray Train itself would resume from), or None.
+    """The run's latest committed checkpoint (the one Ray Train itself would resume from), or None."""
+    found = _latest_checkpoint_and_metrics(run_dir)
+    return None if found is None else found[0]
+
+
+def _latest_checkpoint_and_metrics(run_dir: Path | RemotePath) -> tuple[Path | RemotePath, dict[str, Any]] | None:
+    """The latest committed checkpoint and the metrics reported with it, or None.
 
     A checkpoint directory can exist without being committed (the process died while reporting it),
     so the directory listing is not the record; Ray Train's own, read by `Result.from_path`, is.
@@ -65,7 +71,8 @@ def latest_checkpoint(run_dir: Path | RemotePath) -> Path | RemotePath | None:
         return None
     if result.checkpoint is None:
         return None
-    return Path(result.checkpoint.path) if local else RemotePath(run_dir.root, result.checkpoint.path)
+    metrics = next(m for c, m in result.best_checkpoints if c.path == result.checkpoint.path)
+    return (Path(result.checkpoint.path) if local else RemotePath(run_dir.root, result.checkpoint.path)), metrics
 
 
 def storage_root(storage_path: str) -> Path | RemotePath:
@@ -79,11 +86,12 @@ def result_checkpoint(checkpoint: ray.train.Checkpoint, storage_path: str) -> Pa
     return Path(checkpoint.path) if is_local(root) else RemotePath(root.root, checkpoint.path)
 
 
-def finished_checkpoint(storage_path: str, run_name: str, epochs: int) -> Path | RemotePath | None:
-    """The run's latest checkpoint if it is at (or past) epoch `epochs` - 1, so that training it again
-    would only reload it; else None."""
-    checkpoint = latest_checkpoint(storage_root(storage_path) / run_name)
-    return checkpoint if checkpoint is not None and load_state(checkpoint)["epoch"] + 1 >= epochs else None
+def finished_checkpoint(storage_path: str, run_name: str,
+                        epochs: int) -> tuple[Path | RemotePath, dict[str, Any]] | None:
+    """(latest checkpoint, the metrics reported with it) if the run reached epoch `epochs` - 1, so that
+    training it again would only reload it; else None. Reads Ray Train's record, not the checkpoint."""
+    found = _latest_checkpoint_and_metrics(storage_root(storage_path) / run_name)
+    return found if found is not None and found[1]["epoch"] + 1 >= epochs else None
 
 
 def run_checkpoint(storage_path: str, run_name: str, *, train_command: str) -> Path | RemotePath:

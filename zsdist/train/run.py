@@ -52,7 +52,7 @@ def train(method: Method, cfg: Any, *, parent_run_id: str | None = None,
                                           {**flatten(cfg), **plan.params}, parent_run_id=parent_run_id)
     if done is not None:
         tracking.finish_run(run_id)
-        return TrainResult(run_id, done, load_state(done)["history"][-1])
+        return TrainResult(run_id, *done)
     init_ray()
     for name, content in plan.artifacts.items():
         tracking.log_json(run_id, content, name)
