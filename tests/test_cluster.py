@@ -195,7 +195,7 @@ def committed_epoch(run_dir: Path) -> int:
     try:
         checkpoint = latest_checkpoint(run_dir)
         return -1 if checkpoint is None else load_state(checkpoint)["epoch"]
-    except (ValueError, OSError):  # Ray is rewriting its snapshot as we read it
+    except OSError:  # Ray deleted that checkpoint (num_to_keep) as we read it
         return -1
 
 

@@ -5,6 +5,8 @@ keep each fit to seconds after Ray Train's ~20 s start-up. The per-epoch validat
 checked on its own, without Ray Train.
 """
 
+import shutil
+import threading
 from dataclasses import replace
 
 import numpy as np
@@ -124,6 +126,25 @@ def test_ddp_training_logs_and_checkpoints_and_a_rerun_trains_nothing(polar_data
     assert run_id_again == run_id and checkpoint_again == checkpoint
     assert final_again["loss"] == final["loss"] and final_again["val/hole_mse"] == final["val/hole_mse"]
     assert len(load_state(latest_checkpoint(workspace / "checkpoints" / "ddp"))["history"]) == 3
+
+
+@pytest.mark.slow
+def test_a_checkpoint_record_caught_mid_rewrite_is_read_again(workspace, ddp_run, tmp_path):
+    """Ray Train rewrites its record in place while a run reports: a reader that finds it empty waits for
+    the rewrite; one that stays unreadable is a one-line DataError."""
+    run_dir = shutil.copytree(workspace / "checkpoints" / "ddp", tmp_path / "ddp")
+    record = next(run_dir.glob("checkpoint_manager_snapshot.json"))
+    written = record.read_bytes()
+    expected = latest_checkpoint(run_dir)
+    record.write_bytes(b"")
+    rewrite = threading.Timer(0.3, record.write_bytes, args=(written,))
+    rewrite.start()
+    assert latest_checkpoint(run_dir) == expected
+    rewrite.join()
+    record.write_bytes(written[: len(written) // 2])
+    with pytest.raises(DataError, match="checkpoint record of .* is unreadable") as error:
+        latest_checkpoint(run_dir)
+    assert "\n" not in str(error.value)
 
 
 @pytest.mark.slow

@@ -13,6 +13,11 @@ that moves one fails that test by name instead of failing a search or a run late
 2. How often Ray Train V2's controller polls its workers (`TRAIN_POLL_ENV`): 2 s by default, which
    doubles the wall time of the tiny epochs of tests and demos. Public once Ray documents
    RAY_TRAIN_HEALTH_CHECK_INTERVAL_S (today only `ray.train.v2._internal.constants` names it).
+3. Reading a run's checkpoint record while the run reports (zsdist/train/checkpoint.py). Ray Train
+   rewrites `checkpoint_manager_snapshot.json` in place, so a reader can find it empty or half
+   written; `Result.from_path` then raises a non-public `CheckpointManagerInitializationError`
+   (`checkpoint_record_unreadable_error()`), and the reader tries again. Gone when Ray writes the
+   snapshot atomically (write to a temporary name, then rename) or exports the error class.
 """
 
 from __future__ import annotations
@@ -54,6 +59,13 @@ def with_trainable_mixins(function: Callable, *mixins: type) -> Callable:
     return function
 
 
+def checkpoint_record_unreadable_error() -> type[Exception]:
+    """What `ray.train.Result.from_path` raises when the run's checkpoint record is not valid JSON."""
+    from ray.train.v2._internal.exceptions import CheckpointManagerInitializationError
+
+    return CheckpointManagerInitializationError
+
+
 def missing() -> list[str]:
     """The pieces above that the installed Ray no longer has, each named; [] when all are there."""
     import inspect
@@ -68,6 +80,10 @@ def missing() -> list[str]:
              if f"self.{name}" not in source and f"def {name}(" not in source]
     if "__mixins__" not in inspect.getsource(function_trainable.wrap_function):
         gaps.append("ray.tune.trainable.function_trainable.wrap_function reading __mixins__")
+    try:
+        checkpoint_record_unreadable_error()
+    except ImportError:
+        gaps.append("ray.train.v2._internal.exceptions.CheckpointManagerInitializationError")
     if getattr(constants, "HEALTH_CHECK_INTERVAL_S_ENV_VAR", None) != TRAIN_POLL_ENV:
         gaps.append(f"ray.train.v2._internal.constants.HEALTH_CHECK_INTERVAL_S_ENV_VAR == {TRAIN_POLL_ENV}")
     return gaps

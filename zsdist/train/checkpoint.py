@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,14 @@ import ray.train
 import torch
 
 from zsdist.base.errors import DataError
+from zsdist.base.ray_internals import checkpoint_record_unreadable_error
 from zsdist.base.storage import RemotePath, is_local, location
 from zsdist.base.workspace import default_checkpoint_root
 
 FILE_NAME = "checkpoint.pt"
+# Ray Train rewrites its checkpoint record in place while a run reports (zsdist/base/ray_internals.py),
+# so a reader that finds it half written waits this long for the rewrite to end.
+RECORD_READ_TRIES, RECORD_READ_WAIT_S = 20, 0.1
 
 
 def to_ray_checkpoint(entries: dict[str, Any], *, epoch: int, history: list[dict[str, float]],
@@ -64,15 +69,26 @@ def _latest_checkpoint_and_metrics(run_dir: Path | RemotePath) -> tuple[Path | R
     so the directory listing is not the record; Ray Train's own, read by `Result.from_path`, is.
     """
     local = is_local(run_dir)
-    try:
-        result = ray.train.Result.from_path(str(run_dir) if local else run_dir.fs_path,
-                                            storage_filesystem=None if local else run_dir.fs)
-    except RuntimeError:  # no run there, or none of its checkpoints committed yet
-        return None
-    if result.checkpoint is None:
+    result = _read_record(run_dir, local)
+    if result is None or result.checkpoint is None:
         return None
     metrics = next(m for c, m in result.best_checkpoints if c.path == result.checkpoint.path)
     return (Path(result.checkpoint.path) if local else RemotePath(run_dir.root, result.checkpoint.path)), metrics
+
+
+def _read_record(run_dir: Path | RemotePath, local: bool) -> ray.train.Result | None:
+    """Ray Train's record of the run, or None when there is no run there or no checkpoint committed yet."""
+    for _ in range(RECORD_READ_TRIES):
+        try:
+            return ray.train.Result.from_path(str(run_dir) if local else run_dir.fs_path,
+                                              storage_filesystem=None if local else run_dir.fs)
+        except RuntimeError:
+            return None
+        except checkpoint_record_unreadable_error() as error:  # half written, or by another Ray version
+            unreadable = error
+            time.sleep(RECORD_READ_WAIT_S)
+    raise DataError(f"Ray Train's checkpoint record of {run_dir} is unreadable ({str(unreadable)[:200]}): "
+                    "train the run again with this Ray version or under a new --run_name")
 
 
 def storage_root(storage_path: str) -> Path | RemotePath:
