@@ -73,6 +73,7 @@ from zsdist.methods.cadavae.training import (
     train_one_epoch,
 )
 from zsdist.train.checkpoint import latest_checkpoint, load_state
+from zsdist.train.precision import bf16_enabled
 
 CUB = {"trainval": 7057, "test_seen": 1764, "test_unseen": 2967, "seen": 150, "unseen": 50,
        "feature_dim": 2048, "attribute_dim": 312}
@@ -181,11 +182,16 @@ class BaselineLoop:
         return time.perf_counter() - started
 
 
+def precision_name(mixed_precision: str) -> str:
+    """What a setting really runs: bf16 falls back to float32 on CPUs without AVX512-BF16 or AMX."""
+    return "bf16 autocast" if bf16_enabled(mixed_precision, torch.device("cpu")) else "float32"
+
+
 class ZsdistLoop:
     """zsdist's per-worker epoch (what each Ray Train worker runs), here as the only rank of a gloo world."""
 
     def __init__(self, data: Data, seed: int, precision: str) -> None:
-        self.name = f"zsdist loop, {'bf16 autocast' if precision == 'bf16' else 'float32'}"
+        self.name = f"zsdist loop, {precision_name(precision)}"
         self.cfg, self.data, self.model = loop_config(precision, seed), data, data.model(seed)
         self.optimizer = make_optimizer(self.model, self.cfg)
         self.objective = CADAVAEObjective(self.model, self.cfg.reduction)
@@ -275,7 +281,7 @@ def whole_runs(data: Data, data_dir: Path, home: Path, seed: int, *,
     model = data.model(seed)
     model.load_state_dict(load_state(latest_checkpoint(home / "checkpoints" / f"whole-{seed}"))["model"])
     metrics, eval_s = scores(data, model, seed)
-    rows.append(("zsdist train cadavae, bf16, 1 DDP worker", seed, trained + eval_s, metrics))
+    rows.append((f"zsdist train cadavae, {precision_name('bf16')}, 1 DDP worker", seed, trained + eval_s, metrics))
     print(rows[-1], flush=True)
     return rows
 
@@ -328,7 +334,7 @@ def main() -> None:
         print(f"| {name} (interleaved, 1 process) | {seconds:.2f} | {base / seconds:.2f} |")
     for setting, (seconds, fixed) in ray_rows.items():
         workers, precision = setting.split(":")
-        print(f"| Ray Train, {workers} DDP worker(s), {'bf16' if precision == 'bf16' else 'float32'} "
+        print(f"| Ray Train, {workers} DDP worker(s), {precision_name(precision)} "
               f"(fixed cost {fixed:.0f} s) | {seconds:.2f} | {base / seconds:.2f} |")
     if whole:
         print("\n| whole run (100 epochs + GZSL/ZSL evaluation) | seed | minutes | S | U | H | ZSL acc |")

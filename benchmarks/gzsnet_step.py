@@ -15,6 +15,11 @@ float32 and, where the CPU has AVX512-BF16, under bf16 autocast. Each step is fo
 Adam on random groups in [-1, 1] (the cost does not depend on the pixels); settings are interleaved,
 `--repeats` rounds of `--steps` timed steps after 2 warm-up steps each, and the median round counts.
 Both float32 steps give the same loss (checked), so they do the same work.
+
+Rows that measure what else might speed the step up (none is used in training unless it pays):
+- one decoder call: every term's latents decoded in a single batched call (one_call_loss);
+- channels_last: the model's weights and the groups in NHWC;
+- torch.compile (`--compile`, adds ~90 s of compilation before timing): zsdist's step compiled.
 """
 
 from __future__ import annotations
@@ -33,14 +38,9 @@ from zsdist.config import load_config
 from zsdist.methods.gzsnet.config import GZSNetTrainConfig
 from zsdist.methods.gzsnet.model import GZSNet
 from zsdist.methods.gzsnet.objective import GZSNetLossWeights, GZSNetObjective
+from zsdist.train.precision import cpu_has_bf16
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def has_bf16() -> bool:
-    """Whether this CPU does bf16 arithmetic natively (without it, autocast emulates and is slow)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    return cpuinfo.is_file() and "avx512_bf16" in cpuinfo.read_text()
 
 
 def released_style_loss(model: GZSNet, groups: torch.Tensor) -> torch.Tensor:
@@ -60,6 +60,23 @@ def released_style_loss(model: GZSNet, groups: torch.Tensor) -> torch.Tensor:
     return reconstruction + torch.stack(swaps).mean() + neighbour
 
 
+def one_call_loss(model: GZSNet, groups: torch.Tensor) -> torch.Tensor:
+    """The same total as gzsnet_losses (default weights), with every term's latents decoded in one call."""
+    n_groups, slots = groups.shape[:2]
+    images = groups.flatten(0, 1)
+    z = model.forward_encoder(images).view(n_groups, slots, -1)  # (G, 1 + A, L)
+    masks = torch.stack([model.chunk_mask([a]) for a in model.config.attributes])  # (A, L)
+    centre_z, swapped, targets = z[:, 0], [], []
+    for k in range(len(model.config.attributes)):
+        swapped += [torch.where(masks[k], z[:, 1 + k], centre_z), torch.where(masks[k], centre_z, z[:, 1 + k])]
+        targets += [groups[:, 0], groups[:, 1 + k]]
+    assembled = (z[:, 1:] * masks).sum(dim=1)  # (G, L)
+    decoded = model.forward_decoder(torch.cat([z.flatten(0, 1), *swapped, assembled]))  # (G * (3A + 2), C, H, W)
+    n, m = len(images), len(images) + len(swapped) * n_groups
+    return (F.l1_loss(decoded[:n], images) + F.l1_loss(decoded[n:m], torch.cat(targets))
+            + F.l1_loss(decoded[m:], groups[:, 0]))
+
+
 def images_per_s(step, groups: torch.Tensor, steps: int) -> float:
     for _ in range(2):
         step()
@@ -75,6 +92,7 @@ def main() -> None:
                         help="a `zsdist train gzsnet` config: its model and groups_per_batch")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per setting and round")
     parser.add_argument("--repeats", type=int, default=3, help="rounds (settings interleaved in each)")
+    parser.add_argument("--compile", action="store_true", help="also time zsdist's step under torch.compile")
     args = parser.parse_args()
     if args.steps < 1 or args.repeats < 1:
         parser.error("--steps and --repeats must be >= 1")
@@ -94,10 +112,14 @@ def main() -> None:
     with torch.no_grad():
         ours = objective(groups, generator=generator)["total"]
         theirs = released_style_loss(model, groups)
+        one_call = one_call_loss(model, groups)
     assert torch.allclose(ours, theirs, rtol=1e-5), (ours.item(), theirs.item())
+    assert torch.allclose(ours, one_call, rtol=1e-5), (ours.item(), one_call.item())
+    nhwc = groups.flatten(0, 1).contiguous(memory_format=torch.channels_last).view_as(groups)
 
-    def step(loss_fn, bf16: bool = False):
+    def step(loss_fn, bf16: bool = False, memory_format: torch.memory_format = torch.contiguous_format):
         def run():
+            model.to(memory_format=memory_format)  # a no-op when the weights already have that layout
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 loss = loss_fn()
             optimizer.zero_grad(set_to_none=True)
@@ -106,8 +128,14 @@ def main() -> None:
         return run
 
     settings = {"released-style passes, float32": step(lambda: released_style_loss(model, groups)),
-                "zsdist, float32": step(lambda: objective(groups, generator=generator)["total"])}
-    if has_bf16():
+                "zsdist, float32": step(lambda: objective(groups, generator=generator)["total"]),
+                "zsdist, one decoder call for every term, float32": step(lambda: one_call_loss(model, groups)),
+                "zsdist, channels_last, float32": step(lambda: objective(nhwc, generator=generator)["total"],
+                                                       memory_format=torch.channels_last)}
+    if args.compile:
+        compiled = torch.compile(objective)
+        settings["zsdist, torch.compile, float32"] = step(lambda: compiled(groups, generator=generator)["total"])
+    if cpu_has_bf16():  # without it autocast emulates bf16, slower than float32
         settings["zsdist, bf16 autocast"] = step(lambda: objective(groups, generator=generator)["total"], bf16=True)
     rounds = {name: [] for name in settings}
     for _ in range(args.repeats):

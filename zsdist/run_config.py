@@ -40,7 +40,7 @@ class TrainingConfig(RunConfig):
     num_workers: int = 2  # DDP workers (Ray Train)
     use_gpu: bool = False  # one GPU per worker, NCCL instead of gloo
     cpus_per_worker: float = 0.5  # Ray CPUs each worker holds
-    mixed_precision: Literal["none", "bf16"] = "none"  # bf16 autocast of the layers (meant for GPUs)
+    mixed_precision: Literal["none", "bf16"] = "none"  # bf16 autocast of the layers: GPUs, CPUs with AVX512-BF16 or AMX (float32 on other CPUs)
     max_failures: int = 1  # worker failures survived by restarting from the last checkpoint
     validate_every: int = 0  # epochs between the method's val/ scores (what searches optimise); 0 = never
     checkpoint_every: int = 1  # epochs between checkpoints (the last epoch always has one)

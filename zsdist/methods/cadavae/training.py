@@ -37,6 +37,7 @@ from zsdist.base.errors import ConfigError
 from zsdist.methods.cadavae.config import CADAVAETrainConfig
 from zsdist.methods.cadavae.model import CADAVAE
 from zsdist.methods.cadavae.objective import CADAVAEObjective, loss_weights
+from zsdist.train import precision
 from zsdist.train.epochs import EpochTotals
 from zsdist.train.loop import MethodWorker, WorkerContext
 
@@ -87,7 +88,7 @@ def train_one_epoch(
     weights = loss_weights(epoch, cfg.warmup)
     names = ("total", *TERMS)
     totals = EpochTotals(names, device)  # per-sample sums over this worker's rows
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.mixed_precision == "bf16")
+    autocast = precision.autocast(cfg.mixed_precision, device)
     start = time.perf_counter()
     for x, label in batches:
         a = attributes[label]  # (B, d): x is (B, D)

@@ -29,6 +29,7 @@ from zsdist.methods.gzsnet.config import GZSNetTrainConfig
 from zsdist.methods.gzsnet.groups import group_dataset
 from zsdist.methods.gzsnet.model import GZSNet
 from zsdist.methods.gzsnet.objective import GZSNetObjective
+from zsdist.train import precision
 from zsdist.train.checkpoint import unwrap
 from zsdist.train.epochs import EpochTotals, lockstep
 from zsdist.train.loop import MethodWorker, WorkerContext
@@ -91,7 +92,7 @@ class GZSNetWorker(MethodWorker):
             local_shuffle_buffer_size=cfg.shuffle_buffer_groups or None,
             local_shuffle_seed=cfg.seed * 1000 + epoch if cfg.shuffle_buffer_groups else None,
         ))
-        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.mixed_precision == "bf16")
+        autocast = precision.autocast(cfg.mixed_precision, device)
         start = time.perf_counter()
         for batch in lockstep(batches, device, cfg.max_steps_per_epoch):
             images, labels = batch["images"], batch["labels"]  # (G, 1 + A, 3, H, W), (G, 1 + A, A)

@@ -18,6 +18,7 @@ import torch
 
 from zsdist.methods.polar_vae.config import PolarTrainConfig
 from zsdist.methods.polar_vae.model import PolarVAE
+from zsdist.train import precision
 from zsdist.train.checkpoint import unwrap
 from zsdist.train.epochs import EpochTotals
 from zsdist.train.loop import MethodWorker, WorkerContext
@@ -61,7 +62,7 @@ class PolarWorker(MethodWorker):
             if cfg.max_steps_per_epoch and step >= cfg.max_steps_per_epoch:
                 break
             x = batch["image"]  # (B, 1, R, R)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.mixed_precision == "bf16"):
+            with precision.autocast(cfg.mixed_precision, device):
                 logits, mu, logvar = self.model(x, generator=generator)
             terms = PolarVAE.forward_loss(x, logits, mu, logvar, decorrelation=cfg.decorrelation)
             terms["decorrelation"] = terms.get("decorrelation", torch.zeros((), device=device))
