@@ -173,11 +173,11 @@ def test_plot_writes_a_png_with_one_scatter_per_param(store, tmp_path, monkeypat
 
 
 @pytest.mark.parametrize(("cfg", "error", "message"), [
-    (dict(experiment="nope"), ConfigError, "no experiment 'nope' in sqlite:///.*: experiments are .*zsl"),
-    (dict(experiment="zsl", search="nope"), ConfigError, "no search 'nope' .*: searches are search-a, search-b "),
-    (dict(experiment="zsl", search="search-a", metric="val/X"), ConfigError,
+    ({"experiment": "nope"}, ConfigError, "no experiment 'nope' in sqlite:///.*: experiments are .*zsl"),
+    ({"experiment": "zsl", "search": "nope"}, ConfigError, "no search 'nope' .*: searches are search-a, search-b "),
+    ({"experiment": "zsl", "search": "search-a", "metric": "val/X"}, ConfigError,
      "metric 'val/X' is logged by none of the 4 runs .*: metrics are train/loss, val/H, val/S, val/U "),
-    (dict(experiment="zsl", params=("lr", "beta")), ConfigError,
+    ({"experiment": "zsl", "params": ("lr", "beta")}, ConfigError,
      "param 'beta' is logged by none of the 9 runs .*: params are decorrelation, epochs, lr, "),
 ])
 def test_missing_names_are_one_line_errors_naming_what_exists(store, cfg, error, message):
@@ -190,9 +190,9 @@ def test_empty_experiment_and_bad_config_values_are_one_line_errors(mlflow_uri):
     MlflowClient(mlflow_uri).create_experiment("empty")
     with pytest.raises(DataError, match="experiment 'empty' has no runs"):
         compare_runs(CompareConfig(experiment="empty"))
-    for cfg, message in [(dict(), "experiment is required"), (dict(experiment="e", max_runs=0), "max_runs"),
-                         (dict(experiment="e", plot="out.svg"), "plot must be a .png"),
-                         (dict(experiment="e", mode="best"), "mode must be max or min")]:
+    for cfg, message in [({}, "experiment is required"), ({"experiment": "e", "max_runs": 0}, "max_runs"),
+                         ({"experiment": "e", "plot": "out.svg"}, "plot must be a .png"),
+                         ({"experiment": "e", "mode": "best"}, "mode must be max or min")]:
         with pytest.raises(ConfigError, match=message) as caught:
             CompareConfig(**cfg)
         assert "\n" not in str(caught.value)

@@ -134,15 +134,15 @@ def test_latent_r2_constant_target_is_nan_and_mean_uses_the_rest():
 
 def _small_case():
     # rows: train, hole x2, test (outside the hole) x2, P1 in the hole, P1 outside it
-    return dict(
-        mse=np.array([0.0, 0.2, 0.4, 0.1, 0.3, 0.6, 0.9]),
-        dice=np.array([1.0, 0.5, 0.7, 0.9, 0.8, 0.3, 0.2]),
-        nn_mse=np.array([0.0, 0.3, 0.3, 0.2, 0.2, 0.5, 1.0]),
-        nn_dice=np.array([1.0, 0.4, 0.4, 0.6, 0.6, 0.1, 0.1]),
-        in_hole=np.array([False, True, True, False, False, True, False]),
-        hole_distance=np.array([0.8, 0.05, 0.25, 0.5, 1.0, 0.15, 0.45]),
-        split=np.array(["train", "hole", "hole", "test", "test", "P1", "P1"]),
-    )
+    return {
+        "mse": np.array([0.0, 0.2, 0.4, 0.1, 0.3, 0.6, 0.9]),
+        "dice": np.array([1.0, 0.5, 0.7, 0.9, 0.8, 0.3, 0.2]),
+        "nn_mse": np.array([0.0, 0.3, 0.3, 0.2, 0.2, 0.5, 1.0]),
+        "nn_dice": np.array([1.0, 0.4, 0.4, 0.6, 0.6, 0.1, 0.1]),
+        "in_hole": np.array([False, True, True, False, False, True, False]),
+        "hole_distance": np.array([0.8, 0.05, 0.25, 0.5, 1.0, 0.15, 0.45]),
+        "split": np.array(["train", "hole", "hole", "test", "test", "P1", "P1"]),
+    }
 
 
 def test_summarise_polar_inside_outside_means():

@@ -1,5 +1,7 @@
 """The polar dataset's geometry and bookkeeping: curve pixels, hole, splits, transects, seeds."""
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy.spatial import cKDTree
@@ -122,7 +124,7 @@ def test_same_seed_same_points_other_seed_other_points():
 def test_shard_ranges_cover_every_row_once():
     ranges = shard_ranges(SMALL)
     assert ranges[0][0] == 0 and ranges[-1][1] == SMALL.total_rows == 245
-    assert all(stop == next_start for (_, stop), (next_start, _) in zip(ranges, ranges[1:]))
+    assert all(stop == next_start for (_, stop), (next_start, _) in itertools.pairwise(ranges))
     assert [stop - start for start, stop in ranges] == [64, 64, 64, 53]
 
 

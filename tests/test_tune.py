@@ -49,14 +49,14 @@ SPACE = {"lr": {"loguniform": [3e-3, 3e-2]}, "warmup.gamma_factor": {"uniform": 
          "warmup.delta_factor": {"loguniform": [1.0, 20.0]}, "model.latent_dim": {"choice": [4, 8]}}
 
 
-def search_config(data: Path, name: str, space: Path, **search) -> CADAVAETuneConfig:
+def search_config(data: Path, name: str, space: Path) -> CADAVAETuneConfig:
     """3 trials of a tiny CADA-VAE: 1 worker each, the space SPACE, the best re-run on test with 1 seed."""
     return CADAVAETuneConfig(
         data=str(data), experiment="tune", model=CADAVAEConfig(latent_dim=8, **HIDDEN),
         warmup=WarmupConfig(beta_end=2, gamma_start=0, gamma_end=2, delta_start=0, delta_end=2),
         epochs=EPOCHS, batch_size=8, lr=1e-2, num_workers=1, cpus_per_worker=0.45, pseudo_unseen_fraction=0.3,
         classifier=CLASSIFIER, validation_classifier=CLASSIFIER, shots=(1,),
-        search=SearchConfig(name=name, space=str(space), num_samples=3, seed=0, test_seeds=1, **search))
+        search=SearchConfig(name=name, space=str(space), num_samples=3, seed=0, test_seeds=1))
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ the model should beat copying the closest curve it has seen, or it has not gener
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Mapping
@@ -112,7 +113,7 @@ def binned(
     if e.ndim != 1 or len(e) < 2 or np.any(np.diff(e) <= 0):
         raise ValueError(f"edges must be 1-D, increasing, with >= 2 entries: {e}")
     bins: list[dict[str, float | int]] = []
-    for k, (lo, hi) in enumerate(zip(e[:-1], e[1:])):
+    for k, (lo, hi) in enumerate(itertools.pairwise(e)):
         upper = d <= hi if k == len(e) - 2 else d < hi
         selected = v[(d >= lo) & upper]
         bins.append(
