@@ -24,6 +24,8 @@ REGISTERED = (
     "zsdist.methods.polar_vae",
     "zsdist.methods.gzsnet",
     "zsdist.methods.cadavae",
+    "zsdist.methods.beta_vae",
+    "zsdist.methods.beta_tcvae",
 )
 
 
