@@ -14,6 +14,7 @@
     zsdist eval cadavae --run_name cadavae       # S, U, H, ZSL and few-shot accuracy
     zsdist tune cadavae --data OUT --space cadavae --search.num_samples 12 --epochs 30 [--resume]
     zsdist compare --experiment cadavae --search cadavae-search [--plot trials.png]   # runs or trials, from MLflow
+    zsdist augment --data DIR --config configs/augment_cpu.yaml   # GZS-Net synthesis as data augmentation
     zsdist demo            # generate, train 2 DDP workers for a few minutes, evaluate, print results
 
 Config precedence: dataclass defaults < --config file (YAML or JSON) < flags. `-v` shows Ray's own
@@ -38,6 +39,7 @@ from zsdist.base.workspace import use_job_workspace
 from zsdist.compare import CompareConfig, compare_runs, format_table, plot_comparison
 from zsdist.config import add_config_flags, flags_to_overrides, load_config
 from zsdist.data.xlsa17 import import_xlsa17
+from zsdist.experiments.augmentation.config import AugmentConfig
 from zsdist.fontszsl.build import FontsZSLConfig, build_fonts_zsl
 from zsdist.methods import get_method, methods
 from zsdist.methods.polar_vae.config import PolarTrainConfig
@@ -110,6 +112,15 @@ def _compare(args: argparse.Namespace, cfg: CompareConfig) -> None:
         print(f"plot: {plot_comparison(comparison, cfg.plot)}")
 
 
+def _augment(args: argparse.Namespace, cfg: AugmentConfig) -> None:
+    from zsdist.experiments.augmentation.pipeline import run_augmentation
+
+    summary = run_augmentation(cfg)
+    generator = "reused (finished before)" if summary.generator_reused else "trained"
+    print(f"{summary.table}\nexperiment '{cfg.run_name}' (MLflow run {summary.run_id}); generator run "
+          f"'{cfg.generator.run_name}' {generator}; table in {summary.out_dir}\nsee them with: {tracking.ui_hint()}")
+
+
 def _demo(args: argparse.Namespace, cfg: PolarTrainConfig) -> None:
     run_demo(cfg)
 
@@ -170,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--resume", action="store_true", help="continue an interrupted search of the same name")
     command(commands, "compare", _compare, "a table (and a PNG plot) of an experiment's runs or of a search's "
             "trials, read back from MLflow (local store or MLFLOW_TRACKING_URI)", CompareConfig)
+    command(commands, "augment", _augment, "GZS-Net's data-augmentation experiment on Fonts: a font classifier on "
+            "real images, + standard augmentation, + GZS-Net or AE+DS synthesis of held-out combinations",
+            AugmentConfig)
     command(commands, "demo", _demo, "the polar study end to end: datagen, 2-worker training, evaluation",
             PolarTrainConfig, DEMO_TRAIN_DEFAULTS)
     return parser
