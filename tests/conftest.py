@@ -86,7 +86,8 @@ def workspace(tmp_path_factory):
 # With ZSDIST_TEST_WORKERS=2 (scripts/test.sh: -n 2 --dist loadfile), the longest files first: each
 # goes to its own process at once instead of starting last and alone.
 LONGEST_FIRST = ("test_cluster.py", "test_tune.py", "test_train_polar.py", "test_object_storage.py",
-                 "test_gzsnet_training.py", "test_cadavae_training.py", "test_cadavae_seeds.py")
+                 "test_gzsnet_training.py", "test_cadavae_training.py", "test_cadavae_seeds.py", "test_vae_es.py",
+                 "test_augmentation.py")
 
 
 def pytest_collection_modifyitems(items):

@@ -23,7 +23,7 @@ from zsdist.methods.beta_vae.beside import run_metrics
 from zsdist.methods.beta_vae.config import ESConfig
 from zsdist.methods.beta_vae.es import Edits, candidates, combine, edit_triples, exhaustive_search, explained_variance
 from zsdist.methods.beta_vae.objective import gaussian_kl
-from zsdist.methods.gzsnet.config import SynthesisEvalConfig
+from zsdist.methods.gzsnet.config import TargetsEvalConfig
 from zsdist.methods.gzsnet.model import PRESETS
 from zsdist.train.checkpoint import load_state
 
@@ -130,7 +130,7 @@ SPEC = FontsSpec(letters="ABg", size_names=("small", "large"), size_pixels=(80, 
                  letters_per_shard=3, sizes_per_shard=2, font_colours_per_shard=4, background_colours_per_shard=4,
                  fonts_per_shard=3, resolution=32)
 HELD_OUT = HeldOutConfig(pairs=("letter", "font"), fraction=0.2, seed=0)
-SYNTHESIS = SynthesisEvalConfig(max_targets=24, grid_targets=4, batch_size=64)
+SYNTHESIS = TargetsEvalConfig(max_targets=24, grid_targets=4, batch_size=64)
 ES = ESConfig(images=200, pairs=16, candidates=3, max_dims=2)
 
 

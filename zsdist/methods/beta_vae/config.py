@@ -14,7 +14,7 @@ from zsdist.data.fonts import FontsSelection
 from zsdist.data.heldout import HeldOutConfig
 from zsdist.methods.beta_vae.model import Loss
 from zsdist.methods.beta_vae.objective import BetaVAELoss
-from zsdist.methods.gzsnet.config import SynthesisEvalConfig
+from zsdist.methods.gzsnet.config import TargetsEvalConfig
 from zsdist.methods.gzsnet.model import PRESETS, GZSNetConfig
 from zsdist.run_config import EvalConfig, TrainingConfig
 
@@ -72,7 +72,7 @@ class BetaVAEEvalConfig(EvalConfig):
     run_name: str = "beta-vae-es"  # the training run to evaluate
     experiment: str = "beta-vae-es"  # the MLflow experiment the run is in
     # held-out targets, their sources, bases and nearest neighbours, drawn exactly as `zsdist eval gzsnet` draws them
-    synthesis: SynthesisEvalConfig = field(default_factory=SynthesisEvalConfig)
+    synthesis: TargetsEvalConfig = field(default_factory=TargetsEvalConfig)
     es: ESConfig = field(default_factory=ESConfig)  # the exhaustive search, on training images only
     # evaluated runs to tabulate beside this one (comparison.md), as RUN (of experiment gzsnet) or
     # EXPERIMENT/RUN, e.g. gzsnet-cpu,beta-vae-es/beta-vae-es-cpu; each must have scored the same targets

@@ -48,17 +48,27 @@ class GZSNetTrainConfig(TrainingConfig):
 
 
 @dataclass(kw_only=True)
-class SynthesisEvalConfig:
+class TargetsEvalConfig:
+    """Which held-out targets a zero-shot synthesis evaluation scores; every method scored on Fonts'
+    held-out combinations draws them from these, so equal settings give equal targets."""
+
     max_targets: int = 512  # held-out images scored (a seeded sample when there are more)
-    probe_images: int = 4000  # training images for the co-prediction probes (3/4 fit, 1/4 scored)
     grid_targets: int = 8  # targets shown in the image grids
     batch_size: int = 128  # images per forward pass
     seed: int = 0  # draws the scored targets and their source images
 
     def __post_init__(self) -> None:
-        for name in ("max_targets", "probe_images", "grid_targets", "batch_size"):
+        for name in ("max_targets", "grid_targets", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"synthesis.{name} must be >= 1 (got {getattr(self, name)})")
+
+
+@dataclass(kw_only=True)
+class SynthesisEvalConfig(TargetsEvalConfig):
+    probe_images: int = 4000  # training images for the co-prediction probes (3/4 fit, 1/4 scored)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if self.probe_images < 8:
             raise ConfigError(f"synthesis.probe_images must be >= 8 to fit and score probes (got {self.probe_images})")
 
