@@ -22,6 +22,9 @@ from mlflow.tracking import MlflowClient
 from zsdist.base.storage import location
 from zsdist.base.workspace import workspace_dir
 
+# MLflow draws a progress bar for every artifact download; zsdist's console shows its own bars only.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
 RUN_NAME_TAG = "zsdist.run_name"
 PARENT_TAG = "mlflow.parentRunId"  # MLflow's own tag: the UI nests a child run under its parent
 
