@@ -3,8 +3,8 @@
     zsdist eval beta-vae-es --run_name beta-vae-es-cpu [--beside gzsnet-cpu]
 
 The held-out targets, their per-attribute sources, the edit bases and the nearest neighbours are drawn
-by GZS-Net's own functions (zsdist/methods/gzsnet/targets.py) from the same seeded Generator in the same
-order as zsdist/methods/gzsnet/evaluation.py, so for the same data, selection, held_out and
+by the function GZS-Net's evaluation draws them with (zsdist/methods/gzsnet/synthesis.py draw_held_out),
+so for the same data, selection, held_out and
 --synthesis.seed/max_targets both evaluations score the very same images (synthesis.json lists them;
 --beside checks it). Then, on training images only, the exhaustive search (es.py) picks each attribute's
 latent dimensions, and with them:
@@ -26,7 +26,6 @@ import torch
 
 from datagen.shards import read_spec
 from datagen.spec.fonts import ATTRIBUTES, FontsSpec
-from zsdist.base.errors import DataError
 from zsdist.base.storage import atomic_write
 from zsdist.config import from_dict
 from zsdist.data.fonts import downscale_factor
@@ -36,8 +35,8 @@ from zsdist.methods.beta_vae.config import BetaVAEEvalConfig
 from zsdist.methods.beta_vae.es import Edits, combine, edit_triples, exhaustive_search, swap_dims
 from zsdist.methods.beta_vae.model import ConvVAE
 from zsdist.methods.gzsnet.plots import image_grid_png, to_uint8
-from zsdist.methods.gzsnet.synthesis import decode, encode, read_images, selected_rows
-from zsdist.methods.gzsnet.targets import NO_ROW, choose_targets, nearest_neighbours, pick_bases
+from zsdist.methods.gzsnet.synthesis import decode, draw_held_out, encode, read_images
+from zsdist.methods.gzsnet.targets import NO_ROW
 from zsdist.methods.method import Checkpointed, Evaluation
 
 
@@ -58,18 +57,12 @@ def evaluate_checkpoint(cfg: BetaVAEEvalConfig, checkpoint: Checkpointed, *, tra
     model.load_state_dict(checkpoint.state["model"])
     model = model.to(device).train()
 
-    # The draws of gzsnet/evaluation.py, call for call: the same targets, sources, bases and neighbours.
-    attrs, index, held = selected_rows(data_dir, trained.selection, trained.held_out, description)
-    if not held.any():
-        raise DataError("the run holds out no combination in its selection: train with held_out.fraction > 0")
-    train_rows = np.flatnonzero(~held)
-    rng = np.random.default_rng(syn.seed)
-    target_rows, sources = choose_targets(attrs, train_rows, np.flatnonzero(held), syn.max_targets, rng)
-    train, targets = attrs[train_rows], attrs[target_rows]
-    bases = pick_bases(train, targets, rng)
-    nn = nearest_neighbours(train, targets, rng)
-    if (sources == NO_ROW).any():
-        raise DataError("some held-out value has no training image in the selection: widen the selection")
+    # The draws of gzsnet/evaluation.py: the same targets, sources, bases and neighbours.
+    drawn_rows = draw_held_out(data_dir, trained.selection, trained.held_out, description, seed=syn.seed,
+                               max_targets=syn.max_targets)
+    attrs, index, train_rows, target_rows = drawn_rows.attrs, drawn_rows.index, drawn_rows.train_rows, drawn_rows.target_rows
+    sources, bases, nn = drawn_rows.sources, drawn_rows.bases, drawn_rows.nn
+    train = attrs[train_rows]
     # The search's training rows, from a stream of their own so that GZS-Net's draws stay untouched.
     es_rng = np.random.default_rng([syn.seed, 1])
     scored = np.sort(es_rng.choice(len(train_rows), min(cfg.es.images, len(train_rows)), replace=False))

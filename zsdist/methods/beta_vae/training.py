@@ -23,7 +23,7 @@ import torch
 from zsdist.methods.beta_vae.config import BetaVAETrainConfig
 from zsdist.methods.beta_vae.model import ConvVAE
 from zsdist.methods.beta_vae.objective import VAEObjective
-from zsdist.methods.gzsnet.groups import group_dataset
+from zsdist.methods.gzsnet.training import worker_batches
 from zsdist.train import precision
 from zsdist.train.epochs import EpochTotals, lockstep
 from zsdist.train.loop import MethodWorker, WorkerContext
@@ -55,18 +55,11 @@ class VAEWorker(MethodWorker):
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
         cfg, device, rank = self.cfg, self.context.device, self.context.rank
-        groups = group_dataset(cfg.data, selection=cfg.selection, held_out=cfg.held_out, seed=cfg.seed,
-                               epoch=epoch, image_size=cfg.model.image_size, worker=(rank, self.context.world_size))
         # The reparameterisation noise: seeded per (seed, epoch, rank), so a resumed epoch draws it again.
         generator = torch.Generator(device=device).manual_seed(cfg.seed * 10_000 + epoch * 100 + rank)
         self.objective.train()
         totals = EpochTotals(self.loss.terms, device)  # per image, over this worker's images
-        batches = iter(groups.iter_torch_batches(
-            batch_size=cfg.groups_per_batch, device=device,
-            dtypes={"images": torch.float32, "labels": torch.int64, "index": torch.int64},
-            local_shuffle_buffer_size=cfg.shuffle_buffer_groups or None,
-            local_shuffle_seed=cfg.seed * 1000 + epoch if cfg.shuffle_buffer_groups else None,
-        ))
+        batches = worker_batches(cfg, self.context, epoch)
         autocast = precision.autocast(cfg.mixed_precision, device)
         start = time.perf_counter()
         for batch in lockstep(batches, device, cfg.max_steps_per_epoch):

@@ -24,7 +24,6 @@ import torch
 
 from datagen.shards import read_spec
 from datagen.spec.fonts import ATTRIBUTES, FontsSpec
-from zsdist.base.errors import DataError
 from zsdist.base.storage import atomic_write
 from zsdist.config import from_dict
 from zsdist.data.fonts import downscale_factor
@@ -34,8 +33,8 @@ from zsdist.methods.gzsnet.config import GZSNetTrainConfig, SynthesisEvalConfig
 from zsdist.methods.gzsnet.coprediction import ProbeConfig, coprediction_matrix, diagonal_summary, normalised_accuracy
 from zsdist.methods.gzsnet.model import GZSNet
 from zsdist.methods.gzsnet.plots import coprediction_heatmap_png, image_grid_png, to_uint8
-from zsdist.methods.gzsnet.synthesis import decode, encode, read_images, selected_rows, synthesise
-from zsdist.methods.gzsnet.targets import NO_ROW, choose_targets, nearest_neighbours, pick_bases
+from zsdist.methods.gzsnet.synthesis import decode, draw_held_out, encode, read_images, synthesise
+from zsdist.methods.gzsnet.targets import NO_ROW
 
 HEADLINE = ("gzsnet/psnr", "ae_ds/psnr", "nn/psnr", "gzsnet_minus_ae_ds/psnr_db", "gzsnet_minus_nn/psnr_db",
             "gzsnet/ssim", "ae_ds/ssim", "nn/ssim", "gzsnet/mse", "ae_ds/mse", "nn/mse",
@@ -61,19 +60,12 @@ def evaluate_checkpoint(state: dict, checkpoint_dir: Path, data_dir: Path, out_d
         models["ae_ds"] = baseline.autoencoder
     models = {name: model.to(device) for name, model in models.items()}
 
-    # Value positions of every selected, non-blank row; training rows are those not held out.
-    attrs, index, held = selected_rows(data_dir, train_cfg.selection, train_cfg.held_out, description)
-    if not held.any():
-        raise DataError("the run holds out no combination in its selection: train with held_out.fraction > 0")
-    train_rows = np.flatnonzero(~held)
-    rng = np.random.default_rng(cfg.seed)
-    target_rows, sources = choose_targets(attrs, train_rows, np.flatnonzero(held), cfg.max_targets, rng)
-    train, targets = attrs[train_rows], attrs[target_rows]
-    bases = pick_bases(train, targets, rng)
-    nn = nearest_neighbours(train, targets, rng)
-    if (sources == NO_ROW).any():
-        raise DataError("some held-out value has no training image in the selection: widen the selection")
-    probe = np.sort(rng.choice(train_rows, min(cfg.probe_images, len(train_rows)), replace=False))
+    drawn_rows = draw_held_out(data_dir, train_cfg.selection, train_cfg.held_out, description, seed=cfg.seed,
+                               max_targets=cfg.max_targets)
+    attrs, index, train_rows, target_rows = drawn_rows.attrs, drawn_rows.index, drawn_rows.train_rows, drawn_rows.target_rows
+    sources, bases, nn = drawn_rows.sources, drawn_rows.bases, drawn_rows.nn
+    targets = attrs[target_rows]
+    probe = np.sort(drawn_rows.rng.choice(train_rows, min(cfg.probe_images, len(train_rows)), replace=False))
 
     # Decode every image used once; latents of each model, by global index.
     needed = np.unique(np.concatenate([index[target_rows], index[train_rows[sources.ravel()]],

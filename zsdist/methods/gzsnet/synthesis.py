@@ -8,6 +8,7 @@ the sources), concatenated (GZSNet.combine) and decoded. Models run where their 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from zsdist.base.storage import parquet_dataset
 from zsdist.data.fonts import FontsSelection, box_downscale, decode_rgb, read_fonts_table, selected_files
 from zsdist.data.heldout import HeldOutConfig, held_out_pairs, is_held_out
 from zsdist.methods.gzsnet.model import GZSNet
+from zsdist.methods.gzsnet.targets import NO_ROW, choose_targets, nearest_neighbours, pick_bases
 
 
 def selected_rows(data_dir: Path | str, selection: FontsSelection, held_out: HeldOutConfig,
@@ -32,6 +34,40 @@ def selected_rows(data_dir: Path | str, selection: FontsSelection, held_out: Hel
     attrs = np.stack([table.column(a).to_numpy() for a in ATTRIBUTES], axis=1)
     held = is_held_out(table, held_out_pairs(held_out, description), held_out.pairs)
     return attrs, table.column("index").to_numpy(), held
+
+
+@dataclass(frozen=True, kw_only=True)
+class HeldOutDraws:
+    """What a zero-shot evaluation scores, drawn from its seed: every method that draws with the same
+    data, selection, held-out split, seed and max_targets scores the very same targets."""
+
+    attrs: np.ndarray  # (N, A) value positions of every selected, non-blank row
+    index: np.ndarray  # (N,) their global indices
+    train_rows: np.ndarray  # rows not held out
+    target_rows: np.ndarray  # (T,) held-out rows scored, sorted
+    sources: np.ndarray  # (T, A) per target and attribute, a position in train_rows (targets.pick_sources)
+    bases: np.ndarray  # (T, A) single-attribute edit bases, positions in train_rows or NO_ROW
+    nn: np.ndarray  # (T,) nearest neighbours, positions in train_rows
+    rng: np.random.Generator  # the stream after these draws (GZS-Net draws its probe images from it)
+
+
+def draw_held_out(data_dir: Path | str, selection: FontsSelection, held_out: HeldOutConfig, description: dict,
+                  *, seed: int, max_targets: int) -> HeldOutDraws:
+    """Targets, their sources, edit bases and nearest neighbours, in this order from one seeded stream;
+    a one-line DataError when the run holds nothing out or a held-out value has no training image."""
+    attrs, index, held = selected_rows(data_dir, selection, held_out, description)
+    if not held.any():
+        raise DataError("the run holds out no combination in its selection: train with held_out.fraction > 0")
+    train_rows = np.flatnonzero(~held)
+    rng = np.random.default_rng(seed)
+    target_rows, sources = choose_targets(attrs, train_rows, np.flatnonzero(held), max_targets, rng)
+    train, targets = attrs[train_rows], attrs[target_rows]
+    bases = pick_bases(train, targets, rng)
+    nn = nearest_neighbours(train, targets, rng)
+    if (sources == NO_ROW).any():
+        raise DataError("some held-out value has no training image in the selection: widen the selection")
+    return HeldOutDraws(attrs=attrs, index=index, train_rows=train_rows, target_rows=target_rows, sources=sources,
+                        bases=bases, nn=nn, rng=rng)
 
 
 def read_images(data_dir: Path | str, selection: FontsSelection, wanted: np.ndarray, factor: int) -> torch.Tensor:

@@ -18,6 +18,7 @@ optimiser, so the evaluation compares the two on the same data, steps and held-o
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import ray.data
@@ -35,6 +36,20 @@ from zsdist.train.epochs import EpochTotals, lockstep
 from zsdist.train.loop import MethodWorker, WorkerContext
 
 BASELINE_TERMS = ("ae_ds/total", "ae_ds/reconstruction", "ae_ds/classification", "ae_ds/accuracy")
+
+
+def worker_batches(cfg: Any, context: WorkerContext, epoch: int) -> Iterator[dict[str, torch.Tensor]]:
+    """This worker's batches of groups for one epoch: its own shards (groups.py), `groups_per_batch` groups
+    each, mixed through a seeded shuffle buffer. cfg: a config with GZS-Net's data fields (data, selection,
+    held_out, seed, model.image_size, groups_per_batch, shuffle_buffer_groups), e.g. the VAE baselines'."""
+    groups = group_dataset(cfg.data, selection=cfg.selection, held_out=cfg.held_out, seed=cfg.seed, epoch=epoch,
+                           image_size=cfg.model.image_size, worker=(context.rank, context.world_size))
+    return iter(groups.iter_torch_batches(
+        batch_size=cfg.groups_per_batch, device=context.device,
+        dtypes={"images": torch.float32, "labels": torch.int64, "index": torch.int64},
+        local_shuffle_buffer_size=cfg.shuffle_buffer_groups or None,
+        local_shuffle_seed=cfg.seed * 1000 + epoch if cfg.shuffle_buffer_groups else None,
+    ))
 
 
 class GZSNetWorker(MethodWorker):
@@ -75,8 +90,6 @@ class GZSNetWorker(MethodWorker):
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
         cfg, device, rank = self.cfg, self.context.device, self.context.rank
-        groups = group_dataset(cfg.data, selection=cfg.selection, held_out=cfg.held_out, seed=cfg.seed,
-                               epoch=epoch, image_size=cfg.model.image_size, worker=(rank, self.context.world_size))
         generator = torch.Generator(device=device).manual_seed(cfg.seed * 10_000 + epoch * 100 + rank)
         self.objective.train()
         weights = cfg.loss
@@ -86,12 +99,7 @@ class GZSNetWorker(MethodWorker):
             self.baseline.train()
             names += BASELINE_TERMS
         totals = EpochTotals(names, device)  # over this worker's groups
-        batches = iter(groups.iter_torch_batches(
-            batch_size=cfg.groups_per_batch, device=device,
-            dtypes={"images": torch.float32, "labels": torch.int64, "index": torch.int64},
-            local_shuffle_buffer_size=cfg.shuffle_buffer_groups or None,
-            local_shuffle_seed=cfg.seed * 1000 + epoch if cfg.shuffle_buffer_groups else None,
-        ))
+        batches = worker_batches(cfg, self.context, epoch)
         autocast = precision.autocast(cfg.mixed_precision, device)
         start = time.perf_counter()
         for batch in lockstep(batches, device, cfg.max_steps_per_epoch):
