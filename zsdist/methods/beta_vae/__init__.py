@@ -15,15 +15,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from datagen.shards import dataset_files, read_spec
-from datagen.spec.fonts import ATTRIBUTES, FontsSpec
+from datagen.spec.fonts import ATTRIBUTES
 from zsdist.base.errors import DataError
-from zsdist.data.fonts import downscale_factor
 from zsdist.methods.beta_vae.config import BetaVAEEvalConfig, BetaVAETrainConfig
 from zsdist.methods.beta_vae.evaluation import evaluate_checkpoint, headline
 from zsdist.methods.beta_vae.model import ConvVAE
 from zsdist.methods.beta_vae.training import VAEWorker
-from zsdist.methods.gzsnet import held_out_record
+from zsdist.methods.gzsnet import fonts_description, held_out_record
 from zsdist.methods.gzsnet.model import with_attributes
 from zsdist.methods.gzsnet.synthesis import selected_rows
 from zsdist.methods.method import Checkpointed, Evaluation, Method, Search, TrainingPlan
@@ -33,13 +31,7 @@ PREFIX = "beta_vae_es"
 
 def plan(cfg: BetaVAETrainConfig) -> TrainingPlan:
     """GZS-Net's checks of the dataset, and the count of training images (beta-TCVAE's dataset size)."""
-    dataset_files(cfg.data, dataset="fonts")  # every shard is there and whole
-    description = read_spec(cfg.data, dataset="fonts")
-    if set(description.get("attributes", ())) != set(ATTRIBUTES):
-        raise DataError(f"{cfg.data} lacks the Fonts attribute metadata {ATTRIBUTES}: generate it with "
-                        "`zsdist datagen fonts`")
-    spec = FontsSpec.from_dict(description["spec"])
-    downscale_factor(spec.resolution, cfg.model.image_size)
+    description, spec = fonts_description(cfg)
     cfg = replace(cfg, model=with_attributes(cfg.model, ATTRIBUTES))  # the same model config as GZS-Net's run
     held_out = held_out_record(cfg, description)
     _, _, held = selected_rows(cfg.data, cfg.selection, cfg.held_out, description)

@@ -28,14 +28,21 @@ from zsdist.methods.gzsnet.validation import SynthesisValidation
 from zsdist.methods.method import Checkpointed, Evaluation, Method, Search, TrainingPlan
 
 
-def plan(cfg: GZSNetTrainConfig) -> TrainingPlan:
-    dataset_files(cfg.data, dataset="fonts")  # every shard is there and whole
+def fonts_description(cfg: Any) -> tuple[dict, FontsSpec]:
+    """The dataset's description and spec, after checking that every shard is whole, that it has the Fonts
+    attribute metadata and that cfg.model.image_size divides its resolution (one-line errors otherwise)."""
+    dataset_files(cfg.data, dataset="fonts")
     description = read_spec(cfg.data, dataset="fonts")
     if set(description.get("attributes", ())) != set(ATTRIBUTES):
         raise DataError(f"{cfg.data} lacks the Fonts attribute metadata {ATTRIBUTES}: generate it with "
                         "`zsdist datagen fonts`")
     spec = FontsSpec.from_dict(description["spec"])
     downscale_factor(spec.resolution, cfg.model.image_size)
+    return description, spec
+
+
+def plan(cfg: GZSNetTrainConfig) -> TrainingPlan:
+    description, spec = fonts_description(cfg)
     # One latent chunk per attribute of the dataset, in the order of the group's partner slots (the
     # dataset's column order; the metadata is a JSON mapping, whose key order is not to be relied on).
     cfg = replace(cfg, model=with_attributes(cfg.model, ATTRIBUTES))
