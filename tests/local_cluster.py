@@ -207,6 +207,7 @@ class LocalCluster:
         pids = [int(w["pid"]) for w in self.state("workers", node_id=self.worker_node_id(), is_alive="true")]
         node.kill(pids)
         self.nodes.remove(node)
+        shutil.rmtree(node.temp_dir, ignore_errors=True)  # its logs go with it, as with a lost machine
 
     def stop(self) -> None:
         for node in reversed(self.nodes):

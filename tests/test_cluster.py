@@ -47,11 +47,13 @@ TRAIN = {"epochs": "8", "max_steps_per_epoch": "1", "batch_size": "16", "cpus_pe
 def cluster(tmp_path_factory):
     network = network_namespaces.BridgeNetwork() if network_namespaces.available() else None
     cluster = LocalCluster(tmp_path_factory.mktemp("cluster"), network=network)
-    cluster.start_head(cpus=1)
-    cluster.client()
-    cluster.add_worker(cpus=3)
-    yield cluster
-    cluster.stop()
+    try:
+        cluster.start_head(cpus=1)
+        cluster.client()
+        cluster.add_worker(cpus=3)
+        yield cluster
+    finally:  # also when a node never came up: no Ray process, namespace or bridge is left behind
+        cluster.stop()
 
 
 def run_env(home: Path, cluster: LocalCluster) -> dict:
