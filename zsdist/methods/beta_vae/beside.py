@@ -28,14 +28,21 @@ DEFAULT_EXPERIMENT = "gzsnet"
 SCORES = ("psnr", "mse", "ssim")
 
 
-def run_metrics(name: str, summary: dict) -> dict[str, float]:
-    """The eval metrics of the run `name` (RUN or EXPERIMENT/RUN), after checking it scored summary's targets."""
+def beside_run_id(name: str) -> str:
+    """The MLflow run id of `name` (RUN or EXPERIMENT/RUN); a one-line DataError when there is none.
+    The evaluation calls it for every --beside name before it scores anything."""
     experiment, _, run_name = name.rpartition("/")
     experiment = experiment or DEFAULT_EXPERIMENT
     run_id = tracking.find_run_id(experiment, run_name)
     if run_id is None:
         raise DataError(f"--beside {name}: no run {run_name!r} in MLflow experiment {experiment!r}: "
                         "name an evaluated run as RUN (experiment gzsnet) or EXPERIMENT/RUN")
+    return run_id
+
+
+def run_metrics(name: str, summary: dict) -> dict[str, float]:
+    """The eval metrics of the run `name` (RUN or EXPERIMENT/RUN), after checking it scored summary's targets."""
+    run_name, run_id = name.rpartition("/")[2], beside_run_id(name)
     client = MlflowClient(tracking.tracking_uri())
     with tempfile.TemporaryDirectory() as scratch:
         try:

@@ -30,7 +30,7 @@ from zsdist.base.storage import atomic_write
 from zsdist.config import from_dict
 from zsdist.data.fonts import downscale_factor
 from zsdist.eval.image_metrics import image_quality
-from zsdist.methods.beta_vae.beside import write_comparison
+from zsdist.methods.beta_vae.beside import beside_run_id, write_comparison
 from zsdist.methods.beta_vae.config import BetaVAEEvalConfig
 from zsdist.methods.beta_vae.es import Edits, combine, edit_triples, exhaustive_search, swap_dims
 from zsdist.methods.beta_vae.model import ConvVAE
@@ -47,6 +47,8 @@ def headline(prefix: str) -> tuple[str, ...]:
 
 def evaluate_checkpoint(cfg: BetaVAEEvalConfig, checkpoint: Checkpointed, *, train_config: type,
                         prefix: str) -> Evaluation:
+    for name in cfg.beside:  # a misspelt run fails now, not after the search and the scoring
+        beside_run_id(name)
     trained = from_dict(train_config, checkpoint.state["config"])
     data_dir, out_dir, syn = checkpoint.data_dir, checkpoint.out_dir, cfg.synthesis
     description = read_spec(data_dir, dataset="fonts")
