@@ -8,6 +8,7 @@
     zsdist train gzsnet --data DIR --config configs/gzsnet_cpu.yaml   # GZS-Net + AE+DS on Fonts
     zsdist eval gzsnet --run_name gzsnet-cpu    # zero-shot synthesis vs ground truth, baselines, probes
     zsdist datagen xlsa17 DIR --out OUT          # res101.mat + att_splits.mat -> the feature-dataset format
+    zsdist datagen xlsa17 CUB --out OUT --class_embedding CUB/sent_splits.mat   # other class embeddings
     zsdist datagen fontszsl --data FONTS_DIR --out OUT   # Fonts -> zero-shot font benchmark, same format
     zsdist train cadavae --data OUT [--epochs 100]
     zsdist train cadavae --config configs/cadavae_paper.yaml --data OUT --seeds 3   # train + evaluate 3 seeds
@@ -81,7 +82,8 @@ def _eval(args: argparse.Namespace, cfg: Any) -> None:
 
 
 def _datagen_xlsa17(args: argparse.Namespace, _cfg: None) -> None:
-    out = import_xlsa17(args.dir, args.out)
+    out = import_xlsa17(args.dir, args.out, class_embedding=args.class_embedding,
+                        class_embedding_key=args.class_embedding_key)
     print(f"feature dataset in {out}")
 
 
@@ -159,9 +161,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--accept_font_checksums", action="store_true",
                      help="warn instead of failing when a font file's sha256 differs from the manifest")
     sub = command(datagen, "xlsa17", _datagen_xlsa17,
-                  "import an xlsa17 dataset (res101.mat + att_splits.mat) into the feature-dataset format")
+                  "import an xlsa17 dataset (res101.mat + att_splits.mat; CUB, SUN, AWA1, AWA2, APY, FLO) into the "
+                  "feature-dataset format; variables beyond features, labels, att and the *_loc splits are optional "
+                  "(classes without allclasses_names are named class_000, ...)")
     sub.add_argument("dir", help="the directory holding res101.mat and att_splits.mat")
     sub.add_argument("--out", required=True, help="output directory")
+    sub.add_argument("--class_embedding", metavar="FILE",
+                     help="use this file's class embeddings instead of att_splits.mat's att, as stored: a .mat "
+                          "(d x C or C x d, e.g. CUB's sent_splits.mat) or a C x d .npy")
+    sub.add_argument("--class_embedding_key", metavar="KEY",
+                     help="the variable of a --class_embedding .mat file to use (default: its only numeric "
+                          "matrix, or att among several)")
     command(datagen, "fontszsl", _datagen_fontszsl, "build the Fonts-ZSL feature dataset (backbone features, "
             "font-file attributes, seen/unseen fonts) from a Fonts dataset (--data DIR --out OUT)", FontsZSLConfig)
     sub = command(datagen, "verify", _datagen_verify, "check a dataset's shards, counts and checksums")
