@@ -218,7 +218,7 @@ def scores(data: Data, model: CADAVAE, seed: int) -> tuple[dict[str, float], flo
     """`zsdist eval cadavae`'s GZSL and ZSL scores of a model on the test roles, and their seconds."""
     started = time.perf_counter()
     split = roles(data.dataset, loop_config("none", seed), validation=False)
-    metrics = cadavae_scores.scores(model.eval(), data.dataset, split, ClassifierConfig(seed=seed), shots=())
+    metrics, _ = cadavae_scores.scores(model.eval(), data.dataset, split, ClassifierConfig(seed=seed), shots=())
     return metrics, time.perf_counter() - started
 
 

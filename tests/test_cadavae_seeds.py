@@ -27,7 +27,8 @@ def feature_data(tmp_path_factory):
 def test_two_seeds_summary_is_the_mean_and_std_of_the_seed_runs(ray_cluster, feature_data, workspace, tmp_path,
                                                                  capsys):
     cfg = tiny_config(feature_data, cls=cadavae_seeds.CADAVAESeedsConfig, run_name="seeds", experiment="seeds",
-                      seed=3, seeds=2, epochs=2, num_workers=1, classifier=CLASSIFIER, shots=(1,))
+                      seed=3, seeds=2, epochs=2, num_workers=1, classifier=CLASSIFIER, shots=(1,),
+                      validation="pseudo_unseen", eval_split="test")
     summary = cadavae_seeds.run_seeds(cfg)
     assert [(run.seed, run.run_name) for run in summary.runs] == [(3, "seeds-seed3"), (4, "seeds-seed4")]
 
@@ -37,7 +38,9 @@ def test_two_seeds_summary_is_the_mean_and_std_of_the_seed_runs(ray_cluster, fea
     logged = client.get_run(tracking.find_run_id("seeds", "seeds")).data
     assert logged.tags[cadavae_seeds.SEED_RUNS_TAG] == ",".join(run.run_id for run in summary.runs)
     keys = {k for k in children[0].data.metrics if k.startswith("eval/")}
-    assert {"eval/H", "eval/zsl_accuracy", "eval/fewshot_1/U", "eval/baseline/eszsl/H"} <= keys
+    # Scored on test, with calibrated stacking for both methods (the VAEs never saw the pseudo-unseen classes).
+    assert {"eval/H", "eval/zsl_accuracy", "eval/fewshot_1/U", "eval/baseline/eszsl/H", "eval/calibrated/H",
+            "eval/ausuc", "eval/baseline/eszsl/calibrated/H"} <= keys
     for key in keys:
         values = np.array([child.data.metrics[key] for child in children])
         assert logged.metrics[f"{key}/mean"] == pytest.approx(values.mean()), key
@@ -46,6 +49,7 @@ def test_two_seeds_summary_is_the_mean_and_std_of_the_seed_runs(ray_cluster, fea
     assert [run["run_id"] for run in report["seeds"]] == logged.tags[cadavae_seeds.SEED_RUNS_TAG].split(",")
     table = cadavae_seeds.summary_table(summary)
     assert "CADA-VAE" in table and "ESZSL" in table and f"{summary.mean['eval/H']:.4f} ±" in table
+    assert f"{summary.mean['eval/calibrated/H']:.4f} ±" in table and "test split" in table
 
     # The same config rerun as a user would (`zsdist train cadavae --config ...`): both seeds are finished,
     # so nothing trains (same checkpoints, no new loss entry) and the same summary run gets the same numbers.

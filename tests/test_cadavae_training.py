@@ -26,6 +26,7 @@ from zsdist.methods import get_method
 from zsdist.methods.cadavae.config import CADAVAEEvalConfig, CADAVAETrainConfig
 from zsdist.methods.cadavae.model import CADAVAE
 from zsdist.methods.cadavae.scores import scores
+from zsdist.methods.cadavae.seeds import CADAVAESeedsConfig
 from zsdist.train.checkpoint import load_state
 
 cadavae = get_method("cadavae")
@@ -70,9 +71,11 @@ def test_ddp_run_logs_every_term_resumes_and_scores_above_chance(ray_cluster, fe
     assert resumed_final["reconstruction"] < first["history"][0]["reconstruction"]
 
     metrics = cadavae.evaluate(CADAVAEEvalConfig(run_name="ddp", classifier=CLASSIFIER, shots=(1, 5))).metrics
-    assert set(metrics) == {"S", "U", "H", "zsl_accuracy", *(f"fewshot_{n}/{k}" for n in (1, 5) for k in "SUH"),
+    calibrated = {f"calibrated/{k}" for k in ("S", "U", "H", "gamma", "validation_H")} | {"validation_ausuc"}
+    # ESZSL is calibrated on its own validation fit; this VAE trained on every seen class, so it gets AUSUC only.
+    assert set(metrics) == {"S", "U", "H", "zsl_accuracy", "ausuc", *(f"fewshot_{n}/{k}" for n in (1, 5) for k in "SUH"),
                             *(f"baseline/eszsl/{k}" for k in ("S", "U", "H", "zsl_accuracy", "feature_reg",
-                                                              "attribute_reg", "validation_H"))}
+                                                              "attribute_reg", "validation_H", "ausuc", *calibrated))}
     assert all(math.isfinite(v) for v in metrics.values()), metrics
     assert metrics["baseline/eszsl/H"] > 0.3, metrics  # ESZSL solves this linear problem too
     assert metrics["H"] > 0.3 and metrics["zsl_accuracy"] > 1 / 3, metrics  # chance: ~0.1 and 1/3
@@ -80,6 +83,8 @@ def test_ddp_run_logs_every_term_resumes_and_scores_above_chance(ray_cluster, fe
     assert logged["eval/H"] == pytest.approx(metrics["H"]) and "eval/fewshot_5/U" in logged
     report = json.loads(Path(client.download_artifacts(run_id, "eval/test.json", str(tmp_path))).read_text())
     assert report["epoch"] == 5 and len(report["classes"]["unseen"]) == CLASSES - SEEN
+    assert set(report["seen_unseen_curves"]) == {"CADA-VAE", "ESZSL"}
+    assert {a.path for a in client.list_artifacts(run_id, "eval")} >= {"eval/seen_unseen_test.png"}
 
     with pytest.raises(ConfigError, match="validation=none"):
         cadavae.evaluate(CADAVAEEvalConfig(run_name="ddp", split="validation"))
@@ -102,9 +107,11 @@ def test_validation_split_holds_out_classes_and_images_from_training(feature_dat
     assert list(test.unseen) == list(range(SEEN, CLASSES)) and len(test.train_rows) == SEEN * 60
     # The scores run on the validation roles alone (an untrained model: only the plumbing is checked).
     model = CADAVAE(replace(cfg.model, feature_dim=FEATURES, attribute_dim=ATTRIBUTES))
-    metrics = scores(model, data, split, replace(CLASSIFIER, epochs=2), shots=(3,))
+    metrics, logits = scores(model, data, split, replace(CLASSIFIER, epochs=2), shots=(3,))
     assert set(metrics) == {"S", "U", "H", "zsl_accuracy", "fewshot_3/S", "fewshot_3/U", "fewshot_3/H"}
     assert all(0 <= v <= 1 for v in metrics.values()), metrics
+    # The logits kept for calibration give the same S / U / H at gamma 0.
+    assert logits.scores() == {k: metrics[k] for k in ("S", "U", "H")}
 
 
 def test_bad_configs_are_one_line_errors():
@@ -114,5 +121,7 @@ def test_bad_configs_are_one_line_errors():
         CADAVAETrainConfig(pseudo_unseen_fraction=1.0)
     with pytest.raises(ConfigError, match="shots must all be >= 1"):
         CADAVAEEvalConfig(shots=(0,))
+    with pytest.raises(ConfigError, match="eval_split=validation needs held-out classes"):
+        CADAVAESeedsConfig(eval_split="validation")
     with pytest.raises(ConfigError, match="no dataset given"):
         cadavae.train(CADAVAETrainConfig())

@@ -60,11 +60,11 @@ def test_validation_roles_never_read_test_rows():
     data = synthetic_dataset()
     split = cadavae.roles(data, tiny_config("", validation="pseudo_unseen", pseudo_unseen_fraction=0.3),
                           validation=True)
-    metrics = cadavae.baseline_scores(data, split, ESZSLConfig(), validation=split)
+    metrics, _ = cadavae.baseline_scores(data, split, ESZSLConfig(), validation=split, calibrate=False)
     # Test features made NaN: any test row reaching the fit or the scores would change (or break) them.
     hidden = replace(data, features=np.where((data.splits == "trainval")[:, None], data.features, np.nan))
-    assert cadavae.baseline_scores(hidden, split, ESZSLConfig(), validation=split) == metrics
-    assert set(metrics) == {"S", "U", "H", "zsl_accuracy", "feature_reg", "attribute_reg", "validation_H"}
+    assert cadavae.baseline_scores(hidden, split, ESZSLConfig(), validation=split, calibrate=False)[0] == metrics
+    assert set(metrics) == {"S", "U", "H", "zsl_accuracy", "feature_reg", "attribute_reg", "validation_H", "ausuc"}
     assert all(0 <= metrics[k] <= 1 for k in ("S", "U", "H", "zsl_accuracy")), metrics
 
 
@@ -73,20 +73,22 @@ def test_regularisers_chosen_on_validation_without_test_rows():
     cfg = tiny_config("", pseudo_unseen_fraction=0.3)
     test, validation = cadavae.roles(data, cfg, validation=False), cadavae.roles(data, cfg, validation=True)
     grid = (1e-3, 1.0, 1e3)
-    chosen = cadavae.baseline_scores(data, test, ESZSLConfig(grid=grid), validation=validation)
+    chosen, _ = cadavae.baseline_scores(data, test, ESZSLConfig(grid=grid), validation=validation)
 
     def fixed(roles, feature_reg, attribute_reg):
         config = ESZSLConfig(choose="fixed", feature_reg=feature_reg, attribute_reg=attribute_reg)
-        return cadavae.baseline_scores(data, roles, config, validation=validation)
+        return cadavae.baseline_scores(data, roles, config, validation=validation)[0]
 
     # The pick is the grid's best validation H, and the test scores are those of that pair.
     by_pair = {(g, l): fixed(validation, g, l)["H"] for g in grid for l in grid}
     assert chosen["validation_H"] == max(by_pair.values()) == by_pair[chosen["feature_reg"], chosen["attribute_reg"]]
-    assert {k: chosen[k] for k in ("S", "U", "H", "zsl_accuracy")} == fixed(
-        test, chosen["feature_reg"], chosen["attribute_reg"])
+    again = fixed(test, chosen["feature_reg"], chosen["attribute_reg"])
+    scored = ("S", "U", "H", "zsl_accuracy", "calibrated/H", "ausuc")
+    assert {k: chosen[k] for k in scored} == {k: again[k] for k in scored}
     # The choice reads no test row: with test features made NaN it is the same.
     hidden = replace(data, features=np.where((data.splits == "trainval")[:, None], data.features, np.nan))
-    picked = cadavae.baseline_scores(hidden, validation, ESZSLConfig(grid=grid), validation=validation)
+    picked, _ = cadavae.baseline_scores(hidden, validation, ESZSLConfig(grid=grid), validation=validation,
+                                        calibrate=False)
     assert (picked["feature_reg"], picked["attribute_reg"]) == (chosen["feature_reg"], chosen["attribute_reg"])
 
 

@@ -31,7 +31,8 @@ from typing import Literal
 import numpy as np
 
 from zsdist.base.errors import ConfigError
-from zsdist.eval.gzsl_metrics import gzsl_scores, per_class_accuracy
+from zsdist.eval.calibration import ClassScores
+from zsdist.eval.gzsl_metrics import per_class_accuracy
 
 
 @dataclass(kw_only=True)
@@ -132,13 +133,26 @@ def choose_regularisers(
     return best
 
 
+def class_scores(v: np.ndarray, seen_test: tuple[np.ndarray, np.ndarray], unseen_test: tuple[np.ndarray, np.ndarray],
+                 attributes: np.ndarray, num_seen: int) -> ClassScores:
+    """x V s_c for every image and class (classes indexed seen first), for S / U / H and calibration."""
+    (seen_x, seen_y), (unseen_x, unseen_y) = seen_test, unseen_test
+    s = np.asarray(attributes, dtype=np.float64)
+    return ClassScores(seen=np.asarray(seen_x, dtype=np.float64) @ v @ s.T, seen_labels=seen_y,
+                       unseen=np.asarray(unseen_x, dtype=np.float64) @ v @ s.T, unseen_labels=unseen_y,
+                       num_seen=num_seen)
+
+
 def scores_of(v: np.ndarray, seen_test: tuple[np.ndarray, np.ndarray], unseen_test: tuple[np.ndarray, np.ndarray],
               attributes: np.ndarray, num_seen: int) -> dict[str, float]:
     """GZSL S, U, H and ZSL accuracy of a fitted V (classes indexed seen first, as eszsl_scores)."""
-    seen_ids, unseen_ids = np.arange(num_seen), np.arange(num_seen, len(attributes))
-    (seen_x, seen_y), (unseen_x, unseen_y) = seen_test, unseen_test
-    metrics = gzsl_scores(seen_y, predict_eszsl(v, seen_x, attributes), unseen_y,
-                          predict_eszsl(v, unseen_x, attributes), seen_ids, unseen_ids)
-    zsl = predict_eszsl(v, unseen_x, attributes[num_seen:]) + num_seen  # back to indices over all classes
-    metrics["zsl_accuracy"] = per_class_accuracy(unseen_y, zsl, unseen_ids)
+    return gzsl_and_zsl(class_scores(v, seen_test, unseen_test, attributes, num_seen))
+
+
+def gzsl_and_zsl(scored: ClassScores) -> dict[str, float]:
+    """S, U, H of the argmax over all classes and ZSL accuracy of the argmax over the unseen ones alone."""
+    metrics = scored.scores()
+    zsl = scored.unseen[:, scored.num_seen:].argmax(axis=1) + scored.num_seen  # back to indices over all classes
+    classes = np.arange(scored.num_seen, scored.unseen.shape[1])
+    metrics["zsl_accuracy"] = per_class_accuracy(scored.unseen_labels, zsl, classes)
     return metrics

@@ -3,6 +3,7 @@
     zsdist datagen xlsa17 XLSA17_DIR --out DIR      # or: zsdist datagen fontszsl --data FONTS --out DIR
     zsdist train cadavae --data DIR [--seeds 3]     # --seeds N: train and evaluate N seeds, mean and std
     zsdist eval cadavae --run_name cadavae          # S, U, H, ZSL and few-shot accuracy, ESZSL beside it
+    zsdist train cadavae --data DIR --validation pseudo_unseen --seeds 3 --eval_split test   # + calibrated H
     zsdist tune cadavae --data DIR --search.num_samples 12 --epochs 30
 
 Files: config.py, model.py (the two VAEs), objective.py (its losses and their warm-up), training.py
@@ -111,7 +112,7 @@ METHOD = Method(
     worker=CADAVAEWorker,
     validation=GZSLValidation,
     evaluate_checkpoint=evaluate,
-    headline=("H", "S", "U", "zsl_accuracy"),
+    headline=("H", "calibrated/H", "ausuc", "zsl_accuracy", "S", "U", "calibrated/S", "calibrated/U"),
     speed_metric="samples_per_s",
     search=Search(metric="val/H", mode="max", space=search_space, rerun=rerun_on_test,
                   trial_overrides={"validation": "pseudo_unseen", "validate_every": 1}),

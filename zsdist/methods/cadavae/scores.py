@@ -13,6 +13,7 @@ import torch
 
 from zsdist.data.features import FeatureDataset
 from zsdist.data.zsl_roles import Roles, local_class_ids
+from zsdist.eval.calibration import ClassScores
 from zsdist.eval.gzsl_metrics import gzsl_scores, per_class_accuracy
 from zsdist.eval.latent_classifier import ClassifierConfig, build_training_set, predict, train_linear_classifier
 from zsdist.methods.cadavae.model import CADAVAE
@@ -20,8 +21,12 @@ from zsdist.methods.cadavae.model import CADAVAE
 
 @torch.no_grad()
 def scores(model: CADAVAE, data: FeatureDataset, split: Roles, classifier: ClassifierConfig,
-           shots: tuple[int, ...], *, zsl: bool = True) -> dict[str, float]:
-    """GZSL S/U/H, ZSL accuracy (unless zsl=False) and generalized few-shot S/U/H for every n in shots."""
+           shots: tuple[int, ...], *, zsl: bool = True) -> tuple[dict[str, float], ClassScores]:
+    """GZSL S/U/H, ZSL accuracy (unless zsl=False) and generalized few-shot S/U/H for every n in shots.
+
+    Also the GZSL classifier's logits on the scored images, for calibrated stacking and AUSUC
+    (zsdist/eval/calibration.py).
+    """
     local = local_class_ids(data, split)  # global class id -> classifier output index
     seen_ids = np.arange(len(split.seen))
     unseen_ids = np.arange(len(split.seen), len(split.seen) + len(split.unseen))
@@ -47,7 +52,10 @@ def scores(model: CADAVAE, data: FeatureDataset, split: Roles, classifier: Class
         return gzsl_scores(seen_y, predict(clf, seen_means).numpy(), unseen_y[keep],
                            predict(clf, unseen_means[keep]).numpy(), seen_ids, unseen_ids)
 
-    metrics = gzsl(classify(seen_latents, unseen_ids), np.arange(len(unseen_y)))
+    gzsl_classifier = classify(seen_latents, unseen_ids)
+    logits = ClassScores(seen=gzsl_classifier(seen_means).numpy(), seen_labels=seen_y,
+                         unseen=gzsl_classifier(unseen_means).numpy(), unseen_labels=unseen_y, num_seen=len(seen_ids))
+    metrics = gzsl(gzsl_classifier, np.arange(len(unseen_y)))
     if zsl:
         # ZSL: a classifier of the unseen classes alone (outputs 0..U-1), trained on attribute latents only.
         unseen_only = classify(tuple(t[:0] for t in seen_latents), unseen_ids - len(seen_ids))
@@ -64,4 +72,4 @@ def scores(model: CADAVAE, data: FeatureDataset, split: Roles, classifier: Class
                        shot_labels=torch.from_numpy(unseen_y[picked]))
         few = gzsl(clf, np.setdiff1d(np.arange(len(unseen_y)), picked))
         metrics |= {f"fewshot_{n}/{k}": v for k, v in few.items()}
-    return metrics
+    return metrics, logits

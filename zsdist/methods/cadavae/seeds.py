@@ -7,7 +7,9 @@ and MLflow run, trained by `zsdist train cadavae` and scored by `zsdist eval cad
 and the ESZSL baseline). The final classifier's seed moves with it (classifier.seed + i), so the spread
 covers the whole recipe, as the paper's "1-2 H points between seeds" does. With
 validation="pseudo_unseen" every seed is scored on the validation split (never on test), and since the
-seed also draws the pseudo-unseen classes, each seed holds out a different set of them.
+seed also draws the pseudo-unseen classes, each seed holds out a different set of them; with
+--eval_split test as well, each seed is scored on test instead, with CADA-VAE's calibrated stacking
+(its gamma chosen on the pseudo-unseen classes the VAE never saw).
 
 Then a summary MLflow run named `<run_name>`, in the same experiment, gets `<metric>/mean` and
 `<metric>/std` for every metric the seeds logged (`eval/H/mean`, `eval/baseline/eszsl/H/std`, ...);
@@ -23,6 +25,7 @@ seeded and gives the same numbers, and the summary run is updated in place.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from typing import Literal
 
 import numpy as np
 
@@ -37,7 +40,7 @@ from zsdist.methods.cadavae.evaluation import eval_prefix
 from zsdist.train.checkpoint import latest_checkpoint, storage_root
 
 SEED_RUNS_TAG = "zsdist.seed_runs"
-TABLE_COLUMNS = ("S", "U", "H", "zsl_accuracy")
+TABLE_COLUMNS = ("S", "U", "H", "zsl_accuracy", "calibrated/H", "ausuc")
 TABLE_ROWS = (("CADA-VAE", ""), ("ESZSL", "baseline/eszsl/"))  # (label, metric prefix)
 
 
@@ -49,11 +52,15 @@ class CADAVAESeedsConfig(CADAVAETrainConfig):
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     eszsl: ESZSLConfig = field(default_factory=ESZSLConfig)
     shots: tuple[int, ...] = (1, 2, 5, 10)  # generalized few-shot evaluation: images per unseen class
+    # where each seed is scored: auto = validation with validation=pseudo_unseen (no test row), else test
+    eval_split: Literal["auto", "test", "validation"] = "auto"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.seeds < 1:
             raise ConfigError(f"seeds must be >= 1 (got {self.seeds}): pass --seeds 1 to train one run")
+        if self.eval_split == "validation" and self.validation != "pseudo_unseen":
+            raise ConfigError("eval_split=validation needs held-out classes: add --validation pseudo_unseen")
         self.seed_eval_config(0)  # checks the evaluation's values before any seed trains
 
     def training(self) -> CADAVAETrainConfig:
@@ -68,8 +75,12 @@ class CADAVAESeedsConfig(CADAVAETrainConfig):
         return CADAVAEEvalConfig(
             run_name=self.seed_train_config(i).run_name, experiment=self.experiment,
             storage_path=self.storage_path, classifier=replace(self.classifier, seed=self.classifier.seed + i),
-            shots=self.shots, split="validation" if self.validation == "pseudo_unseen" else "test",
-            eszsl=self.eszsl)
+            shots=self.shots, split=self.split(), eszsl=self.eszsl)
+
+    def split(self) -> str:
+        if self.eval_split != "auto":
+            return self.eval_split
+        return "validation" if self.validation == "pseudo_unseen" else "test"
 
 
 @dataclass(frozen=True)
@@ -120,16 +131,20 @@ def run_seeds(cfg: CADAVAESeedsConfig) -> SeedsSummary:
 
 
 def cell(summary: SeedsSummary, key: str) -> str:
-    """`mean ± std` of one metric (its name without the eval prefix), as the tables print it."""
+    """`mean ± std` of one metric (its name without the eval prefix), as the tables print it; - if not scored."""
+    if summary.prefix + key not in summary.mean:  # calibrated/H: CADA-VAE runs without held-out classes
+        return "-"
     return f"{summary.mean[summary.prefix + key]:.4f} ± {summary.std[summary.prefix + key]:.4f}"
 
 
 def summary_table(summary: SeedsSummary) -> str:
-    """S, U, H and ZSL accuracy of CADA-VAE and of ESZSL as mean ± std over the seeds."""
+    """S, U, H, ZSL accuracy, calibrated H and AUSUC of CADA-VAE and of ESZSL as mean ± std over the seeds."""
     split = "validation" if summary.prefix == "eval/validation/" else "test"
     seeds = ", ".join(str(run.seed) for run in summary.runs)
     lines = [f"{len(summary.runs)} seeds ({seeds}), {split} split, mean ± std over seeds (ddof=1):",
              f"  {'':<10}" + "".join(f"{column:<18}" for column in TABLE_COLUMNS)]
     for label, prefix in TABLE_ROWS:
         lines.append(f"  {label:<10}" + "".join(f"{cell(summary, prefix + column):<18}" for column in TABLE_COLUMNS))
+    lines.append("  (calibrated/H: calibrated stacking, gamma chosen on the pseudo-unseen classes; AUSUC: area under "
+                 "the seen-unseen curve)")
     return "\n".join(lines)

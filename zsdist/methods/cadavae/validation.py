@@ -30,6 +30,6 @@ class GZSLValidation:
         on_cpu = model if next(model.parameters()).device.type == "cpu" else copy.deepcopy(model).cpu()
         was_training = model.training
         on_cpu.eval()
-        found = scores(on_cpu, self.data, self.split, self.classifier, shots=(), zsl=False)
+        found, _ = scores(on_cpu, self.data, self.split, self.classifier, shots=(), zsl=False)
         model.train(was_training)
         return {f"val/{name}": value for name, value in found.items()}
