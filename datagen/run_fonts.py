@@ -18,10 +18,12 @@ from datagen.fonts_manifest import FontEntry, font_metadata, load_manifest, loca
 from datagen.render.fonts import ATTRIBUTE_TYPE, FontRef, GlyphRenderer, fonts_features, render_block
 from datagen.run import GenerationReport, RenderShard, generate_shards
 from datagen.spec.fonts import Block, FontsSpec, attribute_values, shard_blocks
+from datagen.spec.fonts_v2 import FontsV2Spec
 from zsdist.base.errors import ConfigError
 
 
-def select_fonts(spec: FontsSpec, entries: list[FontEntry]) -> list[FontEntry]:
+def select_fonts(spec: FontsSpec | FontsV2Spec, entries: list[FontEntry]) -> list[FontEntry]:
+    """The manifest entries of spec.font_ids, in that order (Fonts and Fonts-v2 alike)."""
     by_id = {entry.font_id: entry for entry in entries}
     missing = [font_id for font_id in spec.font_ids if font_id not in by_id]
     if missing:

@@ -2,6 +2,7 @@
 
     zsdist datagen polar [--config spec.yaml] [--resolution 128] [--out DIR] [--num_workers 2]
     zsdist datagen fonts [--font_ids 0,1,2] [--resolution 64] [--out DIR]   # 1,560,000 images by default
+    zsdist datagen fonts-v2 --config configs/fonts_v2_cpu.yaml --out DIR    # words, position, rotation, texture
     zsdist datagen verify DIR
     zsdist train polar-vae --data DIR [--config train.yaml] [--epochs 5] [--model.latent_dim 3]
     zsdist eval polar-vae --run_name polar-vae
@@ -28,14 +29,18 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from datagen.run_fonts_v2 import generate_fonts_v2
 from datagen.spec.fonts import FontsSpec
+from datagen.spec.fonts_v2 import FontsV2Spec
 from datagen.spec.polar import PolarSpec
 from datagen.verify import verify_dataset
 from zsdist.base import tracking
 from zsdist.base.console import quiet_library_logs, set_verbose
 from zsdist.base.errors import UserInputError
+from zsdist.base.storage import location
 from zsdist.base.workspace import use_job_workspace
 from zsdist.compare import CompareConfig, compare_runs, format_table, plot_comparison
 from zsdist.config import add_config_flags, flags_to_overrides, load_config
@@ -60,6 +65,15 @@ def _datagen_fonts(args: argparse.Namespace, spec: FontsSpec) -> None:
                                             fonts_dir=args.fonts_dir, accept_font_checksums=args.accept_font_checksums)
     print(f"fonts dataset in {out}: {report.written + report.rewritten} shards written, {report.skipped} already "
           f"complete, {report.images} images in {report.seconds:.1f} s")
+
+
+def _datagen_fonts_v2(args: argparse.Namespace, spec: FontsV2Spec) -> None:
+    report = generate_fonts_v2(spec, location(args.out), num_workers=args.num_workers,
+                               font_manifest=Path(args.font_manifest) if args.font_manifest else None,
+                               fonts_dir=Path(args.fonts_dir) if args.fonts_dir else None,
+                               accept_font_checksums=args.accept_font_checksums)
+    print(f"fonts-v2 dataset in {args.out}: {report.written + report.rewritten} shards written, {report.skipped} "
+          f"already complete, {report.images} images in {report.seconds:.1f} s")
 
 
 def _datagen_verify(args: argparse.Namespace, _cfg: None) -> None:
@@ -131,6 +145,15 @@ VERBOSE_HELP = ("show Ray's own logs (Train's controller and workers, Data) on t
                 "stay in the Ray session's log files and the console shows one progress bar per phase")
 
 
+def _font_flags(sub: argparse.ArgumentParser) -> None:
+    """The flags of every dataset rendered from the pinned fonts."""
+    sub.add_argument("--num_workers", type=int, default=2, help="Ray actors, each loading the fonts once")
+    sub.add_argument("--font_manifest", default="", help="a manifest.tsv of your own fonts (default: the pinned 100)")
+    sub.add_argument("--fonts_dir", default="", help="directory holding the manifest's font files")
+    sub.add_argument("--accept_font_checksums", action="store_true",
+                     help="warn instead of failing when a font file's sha256 differs from the manifest")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zsdist", description=__doc__.split("\n")[0], allow_abbrev=False)
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
@@ -155,11 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--num_workers", type=int, default=2, help="parallel Ray render tasks (default: 2)")
     sub = command(datagen, "fonts", _datagen_fonts, "render the Fonts dataset (sub-grid Parquet shards)", FontsSpec)
     sub.add_argument("--out", default="", help="output directory (default: in the workspace)")
-    sub.add_argument("--num_workers", type=int, default=2, help="Ray actors, each loading the fonts once")
-    sub.add_argument("--font_manifest", default="", help="a manifest.tsv of your own fonts (default: the pinned 100)")
-    sub.add_argument("--fonts_dir", default="", help="directory holding the manifest's font files")
-    sub.add_argument("--accept_font_checksums", action="store_true",
-                     help="warn instead of failing when a font file's sha256 differs from the manifest")
+    _font_flags(sub)
+    sub = command(datagen, "fonts-v2", _datagen_fonts_v2, "render Fonts-v2: words with position, rotation and "
+                  "texture (sub-grid Parquet shards; a --config picks the values per attribute)", FontsV2Spec)
+    sub.add_argument("--out", required=True, help="output directory, local or s3:// (reruns resume)")
+    _font_flags(sub)
     sub = command(datagen, "xlsa17", _datagen_xlsa17,
                   "import an xlsa17 dataset (res101.mat + att_splits.mat; CUB, SUN, AWA1, AWA2, APY, FLO) into the "
                   "feature-dataset format; variables beyond features, labels, att and the *_loc splits are optional "

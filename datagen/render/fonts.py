@@ -151,12 +151,16 @@ class GlyphRenderer:
         canvas = Image.new("L", (RENDER_SIZE, RENDER_SIZE), 0)
         # fill=255 on 0 makes Pillow's blend write the coverage itself: 0 + (255 - 0) * a / 255 = a.
         ImageDraw.Draw(canvas).text(origin, letter, fill=255, font=font, anchor="ls")
-        mask = np.asarray(canvas)
-        if self._factor == 1:
-            return mask
-        side, area = RENDER_SIZE // self._factor, self._factor**2
-        sums = mask.reshape(side, self._factor, side, self._factor).sum(axis=(1, 3), dtype=np.uint32)
-        return ((sums + area // 2) // area).astype(np.uint8)
+        return box_average(np.asarray(canvas), self._factor)
+
+
+def box_average(mask: np.ndarray, factor: int) -> np.ndarray:
+    """A square uint8 mask averaged over factor x factor boxes, rounded half up (factor 1: itself)."""
+    if factor == 1:
+        return mask
+    side, area = mask.shape[0] // factor, factor**2
+    sums = mask.reshape(side, factor, side, factor).sum(axis=(1, 3), dtype=np.uint32)
+    return ((sums + area // 2) // area).astype(np.uint8)
 
 
 def palette(fg: Sequence[int], bg: Sequence[int]) -> np.ndarray:

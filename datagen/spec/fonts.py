@@ -110,7 +110,8 @@ class Block:
         return math.prod(len(values) for values in astuple(self))
 
 
-def _runs(count: int, per_block: int) -> list[range]:
+def value_runs(count: int, per_block: int) -> list[range]:
+    """Runs of per_block consecutive positions covering 0..count-1; the last may be shorter."""
     return [range(start, min(start + per_block, count)) for start in range(0, count, per_block)]
 
 
@@ -118,11 +119,11 @@ def shard_blocks(spec: FontsSpec) -> list[Block]:
     """Every shard's block, the letter block outermost and the font block innermost."""
     per_block = (spec.letters_per_shard, spec.sizes_per_shard, spec.font_colours_per_shard,
                  spec.background_colours_per_shard, spec.fonts_per_shard)
-    runs = [_runs(count, size) for count, size in zip(spec.shape, per_block)]
+    runs = [value_runs(count, size) for count, size in zip(spec.shape, per_block)]
     return [Block(*ranges) for ranges in product(*runs)]
 
 
-def _colours_have_partners(font_colours: range, background_colours: range) -> bool:
+def colours_have_partners(font_colours: range, background_colours: range) -> bool:
     """Whether every non-blank (fg, bg) has, inside these colour sets, the colour part of all partners.
 
     Sharing fg: some bg' != bg, bg' != fg. Sharing bg: some fg' != fg, fg' != bg. Sharing another
@@ -142,12 +143,12 @@ def partner_guarantee_holds(block: Block) -> bool:
 
     For every non-blank row and every attribute, the block holds a non-blank row that shares exactly
     that attribute's value and differs in all four others. It holds iff letters, sizes and fonts
-    each have >= 2 values and the colour sets pass _colours_have_partners: disjoint colour sets need
+    each have >= 2 values and the colour sets pass colours_have_partners: disjoint colour sets need
     >= 2 values each, a colour set shared by fg and bg needs >= 3 (e.g. 5 x 5 or 10 x 10).
     """
     return (
         min(len(block.letters), len(block.sizes), len(block.fonts)) >= 2
-        and _colours_have_partners(block.font_colours, block.background_colours)
+        and colours_have_partners(block.font_colours, block.background_colours)
     )
 
 
@@ -188,7 +189,7 @@ def _flag(name: str) -> str:
     return "--" + name
 
 
-def _check_int(name: str, value, low: int, high: int | None = None) -> None:
+def check_int(name: str, value, low: int, high: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{name} must be an integer (got {value!r}): pass whole numbers to {_flag(name)}")
     if value < low or (high is not None and value > high):
@@ -196,9 +197,24 @@ def _check_int(name: str, value, low: int, high: int | None = None) -> None:
         raise ConfigError(f"{name} must be {allowed} (got {value}): pass {_flag(name)} {allowed}")
 
 
-def _check_names(name: str, values: tuple) -> None:
+def check_names(name: str, values: tuple) -> None:
     if not values or not all(isinstance(v, str) and v for v in values) or len(set(values)) != len(values):
         raise ConfigError(f"{name} must be distinct non-empty names (got {values!r}): pass e.g. {_flag(name)} a,b,c")
+
+
+def check_colours(names: tuple[str, ...], rgb: tuple[tuple[int, ...], ...]) -> None:
+    """Distinct colour names, each with its own R,G,B triple of 0..255 (shared with Fonts-v2)."""
+    check_names("colour_names", names)
+    if len(rgb) != len(names):
+        raise ConfigError(f"colour_rgb has {len(rgb)} colours for {len(names)} colour_names: "
+                          "pass one R,G,B triple per colour")
+    for colour in rgb:
+        if len(colour) != 3 or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255
+                                       for c in colour):
+            raise ConfigError(f"colour_rgb entry {colour!r} is not three integers 0..255: pass R,G,B triples")
+    if len(set(rgb)) != len(rgb):
+        # Two names for one RGB would draw invisible letters in rows not marked blank.
+        raise ConfigError("colour_rgb repeats a colour: give every colour name its own RGB")
 
 
 def _validate(spec: FontsSpec) -> None:
@@ -207,25 +223,16 @@ def _validate(spec: FontsSpec) -> None:
         spec.letters
     ):
         raise ConfigError(f"letters must be distinct ASCII letters (got {spec.letters!r}): pass e.g. --letters ABCab")
-    _check_names("size_names", spec.size_names)
+    check_names("size_names", spec.size_names)
     if len(spec.size_pixels) != len(spec.size_names):
         raise ConfigError(f"size_pixels has {len(spec.size_pixels)} values for {len(spec.size_names)} size_names: "
                           "pass one --size_pixels value per size")
     for pixels in spec.size_pixels:
         # 124 leaves 2 px on each side for hinting and rounding, so no glyph touches the border.
-        _check_int("size_pixels", pixels, 8, RENDER_SIZE - 4)
-    _check_names("colour_names", spec.colour_names)
-    if len(spec.colour_rgb) != len(spec.colour_names):
-        raise ConfigError(f"colour_rgb has {len(spec.colour_rgb)} colours for {len(spec.colour_names)} colour_names: "
-                          "pass one R,G,B triple per colour")
-    for rgb in spec.colour_rgb:
-        if len(rgb) != 3 or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in rgb):
-            raise ConfigError(f"colour_rgb entry {rgb!r} is not three integers 0..255: pass R,G,B triples")
-    if len(set(spec.colour_rgb)) != len(spec.colour_rgb):
-        # Two names for one RGB would draw invisible letters in rows not marked blank.
-        raise ConfigError("colour_rgb repeats a colour: give every colour name its own RGB")
+        check_int("size_pixels", pixels, 8, RENDER_SIZE - 4)
+    check_colours(spec.colour_names, spec.colour_rgb)
     for font_id in spec.font_ids:
-        _check_int("font_ids", font_id, 0)
+        check_int("font_ids", font_id, 0)
     if not spec.font_ids or len(set(spec.font_ids)) != len(spec.font_ids):
         raise ConfigError(f"font_ids must be distinct manifest ids (got {spec.font_ids!r}): pass e.g. --font_ids 0,1,2")
     if spec.resolution not in RESOLUTIONS:
@@ -233,7 +240,7 @@ def _validate(spec: FontsSpec) -> None:
                           f"pass --resolution {RESOLUTIONS[0]}")
     for name in ("letters_per_shard", "sizes_per_shard", "font_colours_per_shard",
                  "background_colours_per_shard", "fonts_per_shard"):
-        _check_int(name, getattr(spec, name), 1)
+        check_int(name, getattr(spec, name), 1)
     _validate_blocks(spec)
 
 
@@ -243,15 +250,15 @@ def _validate_blocks(spec: FontsSpec) -> None:
     for name, count, per_shard in (("letters", letters, spec.letters_per_shard),
                                    ("sizes", sizes, spec.sizes_per_shard),
                                    ("fonts", fonts, spec.fonts_per_shard)):
-        if short := [run for run in _runs(count, per_shard) if len(run) < 2]:
+        if short := [run for run in value_runs(count, per_shard) if len(run) < 2]:
             raise ConfigError(
                 f"{name}_per_shard={per_shard} over {count} {name} leaves a block of {len(short[0])}: every shard "
                 f"needs >= 2 values per attribute for GZS-Net partners; pass a {_flag(name + '_per_shard')} "
                 "whose last block keeps 2 or more"
             )
-    for fgs in _runs(colours, spec.font_colours_per_shard):
-        for bgs in _runs(colours, spec.background_colours_per_shard):
-            if not _colours_have_partners(fgs, bgs):
+    for fgs in value_runs(colours, spec.font_colours_per_shard):
+        for bgs in value_runs(colours, spec.background_colours_per_shard):
+            if not colours_have_partners(fgs, bgs):
                 raise ConfigError(
                     f"colour blocks of {spec.font_colours_per_shard} font x {spec.background_colours_per_shard} "
                     f"background colours give a shard (font colours {list(fgs)}, background colours {list(bgs)}) "
