@@ -11,13 +11,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from datagen import GENERATOR_VERSION
 from datagen.fonts_manifest import FontEntry, font_metadata, load_manifest, locate_fonts, verify_fonts
 from datagen.render.fonts import ATTRIBUTE_TYPE, FontRef, GlyphRenderer, fonts_features, render_block
 from datagen.run import GenerationReport, RenderShard, generate_shards
-from datagen.spec.fonts import Block, FontsSpec, attribute_values, shard_blocks
+from datagen.spec.fonts import FontsSpec, attribute_values, shard_blocks
 from datagen.spec.fonts_v2 import FontsV2Spec
 from zsdist.base.errors import ConfigError
 
@@ -45,17 +48,26 @@ def description(spec: FontsSpec, fonts: list[FontEntry]) -> str:
     )
 
 
-def _fonts_renderer(spec: FontsSpec, fonts: list[FontRef]) -> RenderShard:
-    glyphs = GlyphRenderer(spec, fonts)  # loads and sizes every font once per actor
-
-    def render(block: Block):
-        return render_block(spec, glyphs, block)
-
-    return render
+def block_renderer(loader: Callable, render: Callable, spec: Any, fonts: list[FontRef]) -> RenderShard:
+    """Run once per actor: load and size every font (loader), then render each block with them."""
+    return functools.partial(render, spec, loader(spec, fonts))
 
 
-def generate_fonts(
-    spec: FontsSpec,
+@dataclass(frozen=True)
+class FontDataset:
+    """What makes one dataset rendered from the pinned fonts (Fonts, Fonts-v2) differ from another."""
+
+    name: str
+    loader: Callable  # (spec, font refs) -> what an actor loads once: GlyphRenderer, WordRenderer
+    render: Callable  # (spec, loaded, block) -> the block's rows
+    describe: Callable  # (spec, font entries) -> the canonical JSON description
+    features: Callable  # (spec, font entries) -> the shards' Hugging Face features
+    blocks: Callable  # spec -> the shard plan
+
+
+def generate_font_dataset(
+    dataset: FontDataset,
+    spec: Any,
     out_dir: Path | str,
     *,
     num_workers: int = 2,
@@ -64,23 +76,32 @@ def generate_fonts(
     accept_font_checksums: bool = False,
     progress: bool = True,
 ) -> GenerationReport:
-    """Generate (or finish) the Fonts dataset of `spec` in out_dir; every font is verified first."""
+    """Generate (or finish) a font dataset of `spec` in out_dir; every font is verified first."""
     fonts = select_fonts(spec, load_manifest(font_manifest))
     paths = locate_fonts(fonts, fonts_dir)
     for warning in verify_fonts(fonts, paths, accept_checksums=accept_font_checksums):
         print(f"[datagen] warning: {warning}", flush=True)
-    described = description(spec, fonts)
-    blocks = shard_blocks(spec)
     refs = [(path, entry.instance or None) for path, entry in zip(paths, fonts)]
+    described = dataset.describe(spec, fonts)
+    blocks = dataset.blocks(spec)
     return generate_shards(
-        dataset="fonts",
-        make_renderer=functools.partial(_fonts_renderer, spec, refs),
+        dataset=dataset.name,
+        make_renderer=functools.partial(block_renderer, dataset.loader, dataset.render, spec, refs),
         shard_keys=blocks,
         shard_rows=[block.rows for block in blocks],
         out_dir=out_dir,
         spec_json=described,
         fingerprint=hashlib.sha256(f"{GENERATOR_VERSION}\n{described}".encode()).hexdigest(),
-        features=fonts_features(spec, fonts),
+        features=dataset.features(spec, fonts),
         num_workers=num_workers,
         progress=progress,
     )
+
+
+FONTS = FontDataset(name="fonts", loader=GlyphRenderer, render=render_block, describe=description,
+                    features=fonts_features, blocks=shard_blocks)
+
+
+def generate_fonts(spec: FontsSpec, out_dir: Path | str, **options: Any) -> GenerationReport:
+    """Generate (or finish) the Fonts dataset of `spec` in out_dir (options: generate_font_dataset's)."""
+    return generate_font_dataset(FONTS, spec, out_dir, **options)

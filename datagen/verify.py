@@ -74,7 +74,9 @@ def _index_problems(out_dir: Path | RemotePath, manifest: dict) -> list[str]:
         outside = index[(index < 0) | (index >= total)]
         if len(outside):
             problems.append(f"{entry['name']}: {len(outside)} row indices outside 0..{total - 1}, e.g. {outside[0]}")
-        counts += np.bincount(index[(index >= 0) & (index < total)], minlength=total)
+        # In place, per row: a bincount of minlength=total per shard would allocate and add a whole
+        # counts-sized array for every shard (hours for Fonts-v2's 24,000 shards of 345.6M rows).
+        np.add.at(counts, index[(index >= 0) & (index < total)], 1)
     for label, positions in (("missing", np.flatnonzero(counts == 0)), ("repeated", np.flatnonzero(counts > 1))):
         if len(positions):
             problems.append(f"{len(positions)} row indices {label}, e.g. {positions[:5].tolist()}")

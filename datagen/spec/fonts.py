@@ -154,12 +154,17 @@ def partner_guarantee_holds(block: Block) -> bool:
 
 def attribute_values(spec: FontsSpec) -> dict[str, list[dict]]:
     """Per attribute column, the meaning of each value position, for the dataset's metadata."""
+    return {"letter": [{"index": i, "name": letter} for i, letter in enumerate(spec.letters)],
+            **rendering_values(spec)}
+
+
+def rendering_values(spec) -> dict[str, list[dict]]:
+    """What size, colours and font mean in every dataset rendered from the pinned fonts (Fonts, Fonts-v2)."""
     colours = [{"index": i, "name": name, "rgb": list(rgb)}
                for i, (name, rgb) in enumerate(zip(spec.colour_names, spec.colour_rgb))]
     scale = spec.resolution / RENDER_SIZE
     return {
-        "letter": [{"index": i, "name": letter} for i, letter in enumerate(spec.letters)],
-        # pixels: the side of each font's union ink box at this resolution (see size_pixels).
+        # pixels: the side of each font's ink box at this resolution (see size_pixels).
         "size": [{"index": i, "name": name, "pixels": pixels * scale}
                  for i, (name, pixels) in enumerate(zip(spec.size_names, spec.size_pixels))],
         "font_colour": colours,
@@ -256,11 +261,16 @@ def _validate_blocks(spec: FontsSpec) -> None:
                 f"needs >= 2 values per attribute for GZS-Net partners; pass a {_flag(name + '_per_shard')} "
                 "whose last block keeps 2 or more"
             )
-    for fgs in value_runs(colours, spec.font_colours_per_shard):
-        for bgs in value_runs(colours, spec.background_colours_per_shard):
+    check_colour_blocks(colours, spec.font_colours_per_shard, spec.background_colours_per_shard)
+
+
+def check_colour_blocks(colours: int, font_colours_per_shard: int, background_colours_per_shard: int) -> None:
+    """Every shard's blocks of font and background colours keep a partner for every non-blank image."""
+    for fgs in value_runs(colours, font_colours_per_shard):
+        for bgs in value_runs(colours, background_colours_per_shard):
             if not colours_have_partners(fgs, bgs):
                 raise ConfigError(
-                    f"colour blocks of {spec.font_colours_per_shard} font x {spec.background_colours_per_shard} "
+                    f"colour blocks of {font_colours_per_shard} font x {background_colours_per_shard} "
                     f"background colours give a shard (font colours {list(fgs)}, background colours {list(bgs)}) "
                     "where a non-blank image lacks a partner: pass --font_colours_per_shard and "
                     "--background_colours_per_shard whose blocks hold >= 3 colours, e.g. 5 or 10"

@@ -31,12 +31,13 @@ from datagen.render.textures import TEXTURES
 from datagen.spec.fonts import (
     COLOUR_NAMES,
     COLOUR_RGB,
-    RENDER_SIZE,
     RESOLUTIONS,
+    check_colour_blocks,
     check_colours,
     check_int,
     check_names,
     colours_have_partners,
+    rendering_values,
     value_runs,
 )
 from datagen.spec.serialise import SpecSerialisation
@@ -164,16 +165,9 @@ def decode_index(spec: FontsV2Spec, index: int | np.ndarray) -> tuple:
 
 def attribute_values(spec: FontsV2Spec) -> dict[str, list[dict]]:
     """Per attribute column, the meaning of each value position, for the dataset's metadata."""
-    colours = [{"index": i, "name": name, "rgb": list(rgb)}
-               for i, (name, rgb) in enumerate(zip(spec.colour_names, spec.colour_rgb))]
-    scale = spec.resolution / RENDER_SIZE
     return {
         "content": [{"index": i, "name": word} for i, word in enumerate(spec.words)],
-        "size": [{"index": i, "name": name, "pixels": pixels * scale}
-                 for i, (name, pixels) in enumerate(zip(spec.size_names, spec.size_pixels))],
-        "font_colour": colours,
-        "background_colour": colours,
-        "font": [{"index": i, "font_id": font_id} for i, font_id in enumerate(spec.font_ids)],
+        **rendering_values(spec),
         "position": [{"index": i, "name": name, "centre_row": POSITION_CENTRES[name] * spec.resolution}
                      for i, name in enumerate(spec.positions)],
         "rotation": [{"index": i, "name": str(degrees), "degrees": degrees} for i, degrees in enumerate(spec.rotations)],
@@ -222,13 +216,4 @@ def _validate_blocks(spec: FontsV2Spec) -> None:
                 f"{name}={per_shard} over {count} values leaves a block of {len(short[0])}: every shard needs "
                 f">= 2 values per attribute for GZS-Net partners; pass a --{name} whose last block keeps 2 or more"
             )
-    colours = len(spec.colour_names)
-    for fgs in value_runs(colours, spec.font_colours_per_shard):
-        for bgs in value_runs(colours, spec.background_colours_per_shard):
-            if not colours_have_partners(fgs, bgs):
-                raise ConfigError(
-                    f"colour blocks of {spec.font_colours_per_shard} font x {spec.background_colours_per_shard} "
-                    f"background colours give a shard (font colours {list(fgs)}, background colours {list(bgs)}) "
-                    "where a non-blank image lacks a partner: pass --font_colours_per_shard and "
-                    "--background_colours_per_shard whose blocks hold >= 3 colours, e.g. 5 or 10"
-                )
+    check_colour_blocks(len(spec.colour_names), spec.font_colours_per_shard, spec.background_colours_per_shard)
