@@ -25,6 +25,7 @@ SECRET_NAME = re.compile(r"(?i)^[a-z_][\w-]*(password|passwd|token|secret|api_?k
 LITERAL_SECRET = re.compile(r"(?i)\b\w*(PASSWORD|TOKEN|SECRET)\w*=(?![$'\"])\S"       # VAR=literal
                             r"|[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")                # user:password@host
 LOOPBACK = {"127.0.0.1", "localhost"}
+OBJECT_STORAGE_SECRET = "zsdist-object-storage"  # AWS_* keys, optional where pods have an identity
 
 
 def _docs() -> dict[Path, list]:
@@ -75,7 +76,7 @@ def test_the_expected_definitions_exist_and_parse():
     names = {p.relative_to(CLUSTER).as_posix() for p in DOCS}
     assert {"launcher/aws-gpu.yaml", "launcher/onprem-local.yaml", "kuberay/raycluster.yaml",
             "kuberay/shared-storage.yaml", "kuberay/mlflow.yaml"} <= names
-    assert set(RAY_JOBS) == {"rayjob-fonts-datagen.yaml", "rayjob-train-gzsnet.yaml",
+    assert set(RAY_JOBS) == {"rayjob-fonts-datagen.yaml", "rayjob-fonts-v2-datagen.yaml", "rayjob-train-gzsnet.yaml",
                              "rayjob-train-cadavae.yaml", "rayjob-tune.yaml"}
     assert all(isinstance(d, dict) for docs in DOCS.values() for d in docs)
     assert all(d["apiVersion"] == "ray.io/v1" for _, d in K8S if d["kind"] in ("RayCluster", "RayJob"))
@@ -193,6 +194,18 @@ def test_rayjobs_clean_up_after_themselves():
     for name, job in RAY_JOBS.items():
         spec = job["spec"]
         assert spec["shutdownAfterJobFinishes"] is True and spec["ttlSecondsAfterFinished"] >= 0, name
+
+
+def test_rayjobs_writing_to_object_storage_give_every_container_its_credentials_from_a_secret():
+    # Every writer uploads its own shards, so every pod (not only the driver's) needs the credentials;
+    # they come from an optional Secret (absent where a pod identity grants access), never a value here.
+    writers = {name: job for name, job in RAY_JOBS.items() if re.search(r"\b(s3|gs)://", job["spec"]["entrypoint"])}
+    assert "rayjob-fonts-v2-datagen.yaml" in writers
+    for name, job in writers.items():
+        for pod in _pods(job["spec"]["rayClusterSpec"]):
+            for container in pod["containers"]:
+                assert container.get("envFrom") == [{"secretRef": {"name": OBJECT_STORAGE_SECRET, "optional": True}}], \
+                    f"{name}: {container['name']} lacks the object storage credentials"
 
 
 def test_readme_heads_bind_loopback_and_link_the_mlflow_guide():
