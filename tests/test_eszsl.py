@@ -100,3 +100,18 @@ def test_regularisers_must_be_positive(value):
         ESZSLConfig(attribute_reg=value)
     with pytest.raises(ConfigError, match="eszsl.grid"):
         ESZSLConfig(grid=(1.0, value))
+
+
+def test_centred_attributes_ignore_what_every_class_shares():
+    # ESZSL has no intercept: with centring, a vector added to every class's attributes changes nothing;
+    # without it, that shared part becomes a per-class bonus and moves the predictions.
+    data = synthetic_dataset()
+    cfg = tiny_config("", pseudo_unseen_fraction=0.3)
+    test, validation = cadavae.roles(data, cfg, validation=False), cadavae.roles(data, cfg, validation=True)
+    shifted = replace(data, attributes=data.attributes + 5.0 * np.random.default_rng(3).random(data.attributes.shape[1]))
+    scored = ("S", "U", "H", "zsl_accuracy")
+    for centre, same in ((True, True), (False, False)):
+        config = ESZSLConfig(choose="fixed", centre=centre)
+        plain, _ = cadavae.baseline_scores(data, test, config, validation=validation)
+        moved, _ = cadavae.baseline_scores(shifted, test, config, validation=validation)
+        assert ({k: plain[k] for k in scored} == pytest.approx({k: moved[k] for k in scored})) is same, centre

@@ -43,7 +43,7 @@ from zsdist.data.features import FORMAT, write_feature_dataset
 from zsdist.data.fonts import FontsSelection, box_downscale, downscale_factor, read_fonts_table, selected_files
 from zsdist.data.kinds import require_kind
 from zsdist.data.xlsa17 import apply_min_max, fit_min_max
-from zsdist.fontszsl.attributes import font_attributes
+from zsdist.fontszsl.attributes import CLIP_SD, RAW_NAMES, font_attributes
 from zsdist.fontszsl.backbone import FontBackbone, FontBackboneConfig, to_model_input
 
 # Independent seeded streams, so changing one step's draw count leaves the others' draws as they were.
@@ -152,7 +152,8 @@ def build_fonts_zsl(cfg: FontsZSLConfig) -> FontsZSLReport:
         "split": {"seed": cfg.seed, "seen_fonts": class_ids[seen].tolist(), "unseen_fonts": class_ids[unseen].tolist()},
         "backbone": backbone,
         "attributes": {"names": list(attributes.attribute_names), "dropped_constant": list(attributes.dropped),
-                       "standardised": f"z-score per column across the {len(attributes.font_ids)} manifest fonts"},
+                       "standardised": f"z-score per column across the {len(attributes.font_ids)} manifest fonts, "
+                                       f"clipped at +-{CLIP_SD}"},
     }
     families = {font["font_id"]: font["family"] for font in description["fonts"]}
     write_feature_dataset(
@@ -168,12 +169,14 @@ def build_fonts_zsl(cfg: FontsZSLConfig) -> FontsZSLReport:
 
 
 def _request(cfg: FontsZSLConfig, fonts_manifest: dict) -> dict:
-    """What the output depends on: the config (less where data and output live), the dataset's identity and
-    the font manifest (every font in it shapes the standardised attributes)."""
+    """What the output depends on: the config (less where data and output live), the dataset's identity,
+    the font manifest (every font in it shapes the standardised attributes) and which descriptors are
+    measured, so a dataset built with other descriptors is rebuilt, not reused."""
     config = {key: value for key, value in to_dict(cfg).items() if key not in ("data", "out")}
     font_manifest = Path(cfg.font_manifest) if cfg.font_manifest else DEFAULT_MANIFEST
     return {"config": config, "data_fingerprint": fonts_manifest["fingerprint"],
-            "font_manifest_sha256": file_sha256(font_manifest) if font_manifest.is_file() else ""}
+            "font_manifest_sha256": file_sha256(font_manifest) if font_manifest.is_file() else "",
+            "attributes": {"names": list(RAW_NAMES), "clip_sd": CLIP_SD}}
 
 
 def _finished(out: Path | RemotePath, request: dict) -> dict | None:

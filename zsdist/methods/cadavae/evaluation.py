@@ -94,14 +94,14 @@ def baseline_scores(data: FeatureDataset, split: Roles, config: ESZSLConfig, *, 
     """
     chosen = {}
     if config.choose == "validation":
-        feature_reg, attribute_reg, picked = choose_regularisers(**eszsl_problem(data, validation), grid=config.grid)
+        feature_reg, attribute_reg, picked = choose_regularisers(**eszsl_problem(data, validation, config), grid=config.grid)
         config = replace(config, choose="fixed", feature_reg=feature_reg, attribute_reg=attribute_reg)
         chosen = {"feature_reg": feature_reg, "attribute_reg": attribute_reg, "validation_H": picked["H"]}
-    problem = eszsl_problem(data, split)
+    problem = eszsl_problem(data, split, config)
     fitted = eszsl_class_scores(problem, config)
     metrics = gzsl_and_zsl(fitted) | chosen | {"ausuc": fitted.curve().ausuc}
     if calibrate:
-        metrics |= calibrated(fitted, eszsl_class_scores(eszsl_problem(data, validation), config))
+        metrics |= calibrated(fitted, eszsl_class_scores(eszsl_problem(data, validation, config), config))
     return metrics, fitted.curve()
 
 
@@ -111,13 +111,16 @@ def eszsl_class_scores(problem: dict, config: ESZSLConfig) -> ClassScores:
     return class_scores(v, problem["seen_test"], problem["unseen_test"], problem["attributes"], problem["num_seen"])
 
 
-def eszsl_problem(data: FeatureDataset, split: Roles) -> dict:
-    """The arrays ESZSL fits and is scored on for these roles, classes indexed seen role first."""
+def eszsl_problem(data: FeatureDataset, split: Roles, config: ESZSLConfig) -> dict:
+    """The arrays ESZSL fits and is scored on for these roles, classes indexed seen role first; with
+    config.centre the attributes less the seen-role classes' mean (zsdist/eval/eszsl.py)."""
     local = local_class_ids(data, split)
 
     def images(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return data.features[rows], local[data.labels[rows]]
 
+    attributes = data.attributes[np.concatenate([split.seen, split.unseen])]
+    if config.centre:
+        attributes = attributes - attributes[:len(split.seen)].mean(axis=0)
     return {"train": images(split.train_rows), "seen_test": images(split.seen_test_rows),
-            "unseen_test": images(split.unseen_test_rows),
-            "attributes": data.attributes[np.concatenate([split.seen, split.unseen])], "num_seen": len(split.seen)}
+            "unseen_test": images(split.unseen_test_rows), "attributes": attributes, "num_seen": len(split.seen)}
