@@ -35,7 +35,7 @@ from zsdist.methods.beta_vae.config import BetaVAEEvalConfig
 from zsdist.methods.beta_vae.es import Edits, combine, edit_triples, exhaustive_search, swap_dims
 from zsdist.methods.beta_vae.model import ConvVAE
 from zsdist.methods.gzsnet.plots import image_grid_png, to_uint8
-from zsdist.methods.gzsnet.synthesis import decode, draw_held_out, encode, read_images
+from zsdist.methods.gzsnet.synthesis import decode, draw_held_out, encode, read_images, single_attribute_edits
 from zsdist.methods.gzsnet.targets import NO_ROW
 from zsdist.methods.method import Checkpointed, Evaluation
 
@@ -99,12 +99,8 @@ def evaluate_checkpoint(cfg: BetaVAEEvalConfig, checkpoint: Checkpointed, *, tra
     drawn = {prefix: draw(combine(source_latents, dims)), "nn": images[at(train_rows[nn])]}
     for name, image in drawn.items():
         metrics |= _scores(name, image, truth)
-    for k, attribute in enumerate(ATTRIBUTES):
-        ok = np.flatnonzero(bases[:, k] != NO_ROW)
-        if not len(ok):
-            continue  # no training image differs from a target in this attribute alone (not held out)
+    for k, attribute, ok, base, donor in single_attribute_edits(bases, sources, train_rows):
         metrics[f"edit_{attribute}/targets"] = float(len(ok))
-        base, donor = train_rows[bases[ok, k]], train_rows[sources[ok, k]]
         edited = draw(swap_dims(latents[at(base)], latents[at(donor)], dims[k]))
         metrics |= _scores(f"{prefix}/edit_{attribute}", edited, truth[ok])
         metrics |= _scores(f"nn/edit_{attribute}", images[at(base)], truth[ok])

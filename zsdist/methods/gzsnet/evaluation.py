@@ -33,7 +33,14 @@ from zsdist.methods.gzsnet.config import GZSNetTrainConfig, SynthesisEvalConfig
 from zsdist.methods.gzsnet.coprediction import ProbeConfig, coprediction_matrix, diagonal_summary, normalised_accuracy
 from zsdist.methods.gzsnet.model import GZSNet
 from zsdist.methods.gzsnet.plots import coprediction_heatmap_png, image_grid_png, to_uint8
-from zsdist.methods.gzsnet.synthesis import decode, draw_held_out, encode, read_images, synthesise
+from zsdist.methods.gzsnet.synthesis import (
+    decode,
+    draw_held_out,
+    encode,
+    read_images,
+    single_attribute_edits,
+    synthesise,
+)
 from zsdist.methods.gzsnet.targets import NO_ROW
 
 HEADLINE = ("gzsnet/psnr", "ae_ds/psnr", "nn/psnr", "gzsnet_minus_ae_ds/psnr_db", "gzsnet_minus_nn/psnr_db",
@@ -98,12 +105,8 @@ def evaluate_checkpoint(state: dict, checkpoint_dir: Path, data_dir: Path, out_d
         [f"{a} from" for a in ATTRIBUTES] + [*models, "nn", "truth"], grid_columns,
         "zero-shot synthesis of held-out combinations: each chunk from its own training image")]
 
-    for k, attribute in enumerate(ATTRIBUTES):
-        ok = np.flatnonzero(bases[:, k] != NO_ROW)
-        if not len(ok):
-            continue  # no training image differs from a target in this attribute alone (not held out)
+    for k, attribute, ok, base, donor in single_attribute_edits(bases, sources, train_rows):
         metrics[f"edit_{attribute}/targets"] = float(len(ok))
-        base, donor = train_rows[bases[ok, k]], train_rows[sources[ok, k]]
         edits = {"nn": pixels(base)}
         for name, model in models.items():
             z = model.swap(latent(name, base), latent(name, donor), [attribute])[0]

@@ -8,6 +8,7 @@ the sources), concatenated (GZSNet.combine) and decoded. Models run where their 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,3 +101,14 @@ def decode(model: GZSNet, z: torch.Tensor, batch_size: int) -> torch.Tensor:
 def synthesise(model: GZSNet, source_latents: dict[str, torch.Tensor], batch_size: int) -> torch.Tensor:
     """Per target, the image decoded from chunk k of source_latents[attribute k] (T, latent_dim) each."""
     return decode(model, model.combine(source_latents), batch_size)
+
+
+def single_attribute_edits(bases: np.ndarray, sources: np.ndarray, train_rows: np.ndarray,
+                           ) -> Iterator[tuple[int, str, np.ndarray, np.ndarray, np.ndarray]]:
+    """Per attribute k that some target can be reached in by one edit: (k, its name, those targets'
+    positions, the bases' rows, the donors' rows). An attribute is skipped when no training image
+    differs from a target in it alone (it is not held out)."""
+    for k, attribute in enumerate(ATTRIBUTES):
+        ok = np.flatnonzero(bases[:, k] != NO_ROW)
+        if len(ok):
+            yield k, attribute, ok, train_rows[bases[ok, k]], train_rows[sources[ok, k]]
